@@ -1,0 +1,195 @@
+// The result model: what one migration experiment measured, whatever printed it.
+//
+// A parser fills what its format carries and nothing else: every figure a format may lack is a
+// std::optional, and absence is never written as 0. Durations are std::chrono types (microsecond
+// resolution) so that matchers compare 100ms, 0.1s and 100000us alike.
+//
+// **Example**:
+//
+//   migtest::RunResult run = migtest::ParseFile("qemu-debug.log");
+//   if (run.migration && run.migration->downtime) fmt::print("{}\n", *run.migration->downtime);
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace migtest {
+
+// Every duration in the model. Microseconds: fine enough for postcopy page requests and RTTs,
+// coarse enough to hold days without overflow.
+using Duration = std::chrono::microseconds;
+
+// Where a result came from: which parser (or producer) filled it.
+enum class Format {
+  kAuto,             // only as a request: detect from content
+  kTlmz,             // TLMZ report (s221/s222/s3/s4 lines)
+  kQemuDebug,        // QEMU DEBUG_MIGRATION / DEBUG_SAVEVM text
+  kQemuQmp,          // QEMU QMP query-migrate replies and events
+  kCloudHypervisor,  // cloud-hypervisor log
+  kMigmon,           // mig_mon / migmon human outputs
+  kMigtest,          // migtest's own result.json
+};
+
+enum class Status { kUnknown, kActive, kCompleted, kFailed, kCancelled };
+
+// One named phase of the downtime, in the order the VMM reported them.
+struct Phase {
+  std::string name;  // e.g. final_memory_delta, snapshot, final_iter, state, resume
+  Duration duration{};
+  friend bool operator==(const Phase&, const Phase&) = default;
+};
+
+// One precopy iteration (a dirty-bitmap sync followed by sending what it found).
+struct Iteration {
+  int index = 0;                       // 1-based, in the order reported
+  std::optional<Duration> start;       // offset from the migration's start
+  std::optional<Duration> duration;    // the iteration's length (TLMZ: epoch)
+  std::optional<uint64_t> pages_sent;
+  std::optional<uint64_t> pages_dirtied;
+  std::optional<uint64_t> bytes_sent;
+  // How long the copy threads stood still to collect dirty bits: the stall a guest's migration
+  // pays per iteration (TLMZ s222 mig_duration).
+  std::optional<Duration> sync_time;
+  std::optional<uint64_t> io_count;
+  std::optional<double> progress;          // 0..1
+  std::optional<double> bandwidth_mib_s;   // MiB/s
+  std::optional<Duration> est_downtime;    // the VMM's estimate after this iteration
+  std::optional<uint64_t> remaining_bytes;
+  friend bool operator==(const Iteration&, const Iteration&) = default;
+};
+
+// A section of the migration that kept the VM's main loop busy (QEMU DEBUG_SAVEVM).
+struct Stall {
+  std::string section;                 // e.g. "ram"
+  std::optional<int> section_id;
+  Duration duration{};
+  std::optional<uint64_t> count;       // how many times it took that long
+  friend bool operator==(const Stall&, const Stall&) = default;
+};
+
+// A latency distribution: exact samples when we have them, otherwise a histogram and/or the
+// summary figures a tool printed. Percentiles from a histogram are bounds, and say so.
+struct LatencyDistribution {
+  // One histogram bucket holding samples in [lower, upper). `upper` is nullopt for an open-ended
+  // last bucket (mig_mon's "over one second").
+  struct Bucket {
+    Duration lower{};
+    std::optional<Duration> upper;
+    uint64_t count = 0;
+    friend bool operator==(const Bucket&, const Bucket&) = default;
+  };
+  // A percentile as computed: `value` is the estimate; [lower_bound, upper_bound] holds the true
+  // value. Exact when computed from samples (then all three are equal).
+  struct Estimate {
+    Duration value{};
+    Duration lower_bound{};
+    std::optional<Duration> upper_bound;  // nullopt: open-ended bucket, no upper bound
+    bool exact = false;
+  };
+
+  std::vector<Duration> samples;   // exact samples, in arrival order
+  std::vector<Bucket> histogram;   // sorted by lower bound
+  // Summary figures as a tool reported them (used when neither samples nor histogram say more).
+  std::optional<uint64_t> reported_count;
+  std::optional<Duration> reported_min, reported_avg, reported_max, reported_p50, reported_p99,
+      reported_mdev;
+
+  bool empty() const;
+  uint64_t Count() const;                         // samples, else histogram sum, else reported
+  std::optional<Duration> Min() const;
+  std::optional<Duration> Average() const;
+  std::optional<Duration> Max() const;
+  // p in [0, 100]. nullopt when nothing is known.
+  std::optional<Estimate> Percentile(double p) const;
+  friend bool operator==(const LatencyDistribution&, const LatencyDistribution&) = default;
+};
+
+// What a migration reported about itself.
+struct MigrationResult {
+  Format format = Format::kMigtest;
+  Status status = Status::kUnknown;
+  std::optional<std::string> error;           // why it failed, when it did
+  std::optional<bool> converged;              // precopy reached the downtime goal by itself
+  std::optional<bool> verified;               // destination memory checked equal to source
+  std::optional<Duration> total_time;
+  std::optional<Duration> downtime;           // as the VMM reports it
+  std::optional<Duration> downtime_goal;      // downtime-limit / "goal was"
+  std::optional<Duration> setup_time;
+  std::optional<Duration> expected_downtime;  // QEMU, while active
+  std::optional<Duration> stop_resume_gap;    // STOP event on source to RESUME on destination
+  std::optional<Duration> downtime_uncertainty;  // ± on `downtime` when clocks differ
+  std::vector<Phase> downtime_breakdown;
+  std::vector<Iteration> iterations;
+  std::vector<Stall> stalls;
+  std::optional<LatencyDistribution> postcopy_latency;
+  std::optional<Duration> postcopy_blocktime;
+  std::vector<double> bandwidth_mib_s;         // per-second samples, MiB/s
+  std::map<std::string, uint64_t> pages;       // e.g. stage3, dtx, mtx, total, duplicate
+  std::map<std::string, uint64_t> bytes;       // e.g. transferred, remaining, total, precopy
+  std::map<std::string, std::string> config;   // the configuration the run reported
+  friend bool operator==(const MigrationResult&, const MigrationResult&) = default;
+};
+
+// One spike the prober logged (mig_mon's CSV: unix seconds, delay).
+struct Spike {
+  int64_t t_s = 0;  // unix seconds
+  Duration delay{};
+  friend bool operator==(const Spike&, const Spike&) = default;
+};
+
+// What a UDP prober (or ping) saw of the guest's network while it migrated.
+struct ProbeResult {
+  std::optional<Duration> interval;
+  std::optional<uint64_t> sent, received, lost;
+  // From the first unanswered probe's send to the first reply received after it.
+  std::optional<Duration> longest_blackout;
+  std::optional<Duration> max_latency;   // largest delay the tool reported
+  std::optional<uint64_t> pipe;          // ping's "pipe N": most probes outstanding at once
+  LatencyDistribution rtt;
+  std::vector<Spike> spikes;
+  friend bool operator==(const ProbeResult&, const ProbeResult&) = default;
+};
+
+// What the guest's memory dirtier achieved.
+struct DirtyResult {
+  std::optional<std::string> pattern;         // sequential | random | once
+  std::optional<uint64_t> memory_mb;          // MiB
+  std::optional<double> requested_mib_s;      // nullopt: unlimited
+  std::vector<double> rate_mib_s;             // achieved, one per second
+  std::vector<double> load_percent;           // one per second, when reported
+  LatencyDistribution latency;                // memory-access latency (mm_dirty -L)
+  std::optional<uint64_t> verify_errors;      // pages found corrupted (--verify)
+  std::optional<std::string> verify_error;    // first corruption, in words
+  friend bool operator==(const DirtyResult&, const DirtyResult&) = default;
+};
+
+// Everything one run (or one parsed file) produced. result.json is this, serialised.
+struct RunResult {
+  Format format = Format::kMigtest;
+  std::string source;                 // path or description of what was parsed or run
+  std::optional<std::string> test;    // Suite.Test, when a fixture wrote it
+  nlohmann::json scenario;            // what the fixture asked for (null when parsed)
+  std::optional<MigrationResult> migration;
+  std::optional<ProbeResult> probe;
+  std::optional<DirtyResult> dirty;
+  nlohmann::json extra;               // producer-specific additions, kept verbatim
+  friend bool operator==(const RunResult&, const RunResult&) = default;
+};
+
+// Names as they appear in result.json and on command lines.
+std::string_view ToString(Format format);
+std::string_view ToString(Status status);
+std::optional<Format> FormatFromString(std::string_view name);
+std::optional<Status> StatusFromString(std::string_view name);
+
+// Fills what `into` lacks from `from` (parts and figures); used to combine a migration log with the
+// prober's and the dirtier's outputs into one RunResult.
+void Merge(RunResult& into, const RunResult& from);
+
+}  // namespace migtest

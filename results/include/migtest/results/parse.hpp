@@ -1,0 +1,54 @@
+// Parsers: turn what a migration printed into a RunResult.
+//
+// Every parser reads a stream line by line, skips lines that belong to no record (real logs
+// interleave), and rejects a recognised record that is malformed with a ParseError naming
+// file:line, what was expected and what was found. Parsers do no I/O beyond the istream given.
+//
+// **Example**:
+//
+//   try {
+//     migtest::RunResult run = migtest::ParseFile("src.log");            // format detected
+//     migtest::RunResult ch = migtest::ParseFile("ch.log", migtest::Format::kCloudHypervisor);
+//   } catch (const migtest::ParseError& e) {
+//     std::cerr << e.what() << "\n";   // "ch.log:12: expected a duration like 55ms, found '5x'"
+//   }
+#pragma once
+
+#include <filesystem>
+#include <istream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "migtest/results/model.hpp"
+
+namespace migtest {
+
+// A recognised record that does not read as its format says. what() is
+// "<file>:<line>: expected <expected>, found <found>".
+class ParseError : public std::runtime_error {
+ public:
+  ParseError(std::string file, size_t line, std::string expected, std::string found);
+  const std::string& file() const { return file_; }
+  size_t line() const { return line_; }  // 1-based; 0 when the error concerns the whole input
+  const std::string& expected() const { return expected_; }
+  const std::string& found() const { return found_; }
+
+ private:
+  std::string file_;
+  size_t line_;
+  std::string expected_;
+  std::string found_;
+};
+
+// Guesses the format from the first part of an input; kAuto when nothing matches.
+Format DetectFormat(std::string_view head);
+
+// Parses `in` as `format` (kAuto: detected from content). `source_name` is used in errors and as
+// RunResult::source. Throws ParseError.
+RunResult Parse(std::istream& in, Format format, std::string_view source_name);
+
+// Opens and parses a file. Throws ParseError (also when it cannot be opened).
+RunResult ParseFile(const std::filesystem::path& path, Format format = Format::kAuto);
+
+}  // namespace migtest
