@@ -322,6 +322,7 @@ int RunSource(const VmOptions& o, const Output& out) {
     {
       std::scoped_lock lock(main_write, urgent_write);
       main.Write(&fin, sizeof fin);
+      bytes.fetch_add(sizeof fin);
       finished = true;
       main.ShutdownWrite();
       if (urgent) urgent->ShutdownWrite();
