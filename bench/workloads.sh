@@ -66,13 +66,13 @@ port=$(free_port)
 sockperf sr --tcp -p "$port" >/dev/null 2>&1 & pids+=($!)
 sleep 0.5
 sockperf pp --tcp -i 127.0.0.1 -p "$port" -m 4096 -t "$secs" --full-rtt >"$tmp/sockperf.txt" 2>&1 || true
-sp_p50=$(grep -o '<50.000> percentile [0-9.]*' "$tmp/sockperf.txt" | awk '{print $3}')
-[ -n "$sp_p50" ] || sp_p50=$(grep -o '<50.00> percentile [0-9.]*' "$tmp/sockperf.txt" | awk '{print $3}')
+sp_p50=$(grep -o 'percentile 50.000 = *[0-9.]*' "$tmp/sockperf.txt" | awk '{print $NF}')
+[ -n "$sp_p50" ] || { echo "bench: no p50 in sockperf's output:" >&2; cat "$tmp/sockperf.txt" >&2; exit 1; }
 "$migmon" vm -d -p 0 --once --json >"$tmp/dst.json" 2>"$tmp/dst.txt" & dpid=$!; pids+=($dpid)
 p=$(wait_port "$tmp/dst.txt")
 "$migmon" vm -s -H 127.0.0.1 -p "$p" -t postcopy --duration "$secs" >/dev/null 2>&1
 wait "$dpid" || true
-pc_p50=$(jq '.migration.postcopy_latency.p50_us // .migration.postcopy_latency.p50' "$tmp/dst.json")
+pc_p50=$(jq '.migration.postcopy_latency_us.p50' "$tmp/dst.json")
 row "postcopy request p50 (us) vs sockperf RTT" "$pc_p50" "${sp_p50:-n/a}" \
   "$(ratio "$pc_p50" "${sp_p50:-0}")" "goal <= 2"
 
@@ -82,7 +82,7 @@ lat() {  # extra flags -> "p50 p99" of postcopy requests with the precopy stream
   local pp; pp=$(wait_port "$tmp/dst.txt")
   "$migmon" vm -s -H 127.0.0.1 -p "$pp" -t precopy -t postcopy --duration "$secs" "$@" >/dev/null 2>&1
   wait "$d" || true
-  jq -r '.migration.postcopy_latency | "\(.p50_us // .p50) \(.p99_us // .p99)"' "$tmp/dst.json"
+  jq -r '.migration.postcopy_latency_us | "\(.p50) \(.p99)"' "$tmp/dst.json"
 }
 read -r same50 same99 < <(lat)
 read -r urg50 urg99 < <(lat --urgent-channel)
@@ -113,10 +113,11 @@ for interval in 1 10 20; do
   p=$(wait_port "$tmp/srv.txt")
   "$migmon" client_rr 127.0.0.1 "$interval" -p "$p" --duration 2.5 --json >"$tmp/cl.json" 2>/dev/null & cpid=$!
   sleep 1
-  t0=$(date +%s%N); kill -STOP "$spid"; sleep 0.4; kill -CONT "$spid"; t1=$(date +%s%N)
+  # $EPOCHREALTIME is a bash builtin (no fork), and kill is too: the window is the stop itself.
+  t0=$EPOCHREALTIME; kill -STOP "$spid"; sleep 0.4; kill -CONT "$spid"; t1=$EPOCHREALTIME
   wait "$cpid"
   kill "$spid"; wait "$spid" 2>/dev/null || true
-  injected=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
+  injected=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
   measured=$(jq '.extra.longest_blackout_us / 1000' "$tmp/cl.json")
   err=$(awk -v m="$measured" -v i="$injected" 'BEGIN { printf "%+.1f", m - i }')
   bound=$(( interval > 2 ? interval : 2 ))

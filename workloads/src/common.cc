@@ -132,6 +132,23 @@ LatencyDistribution::Bucket MigmonBucket(int k, uint64_t count) {
 std::string ErrnoText(int err) { return std::strerror(err); }
 
 Endpoint Resolve(const std::string& host, uint16_t port, int socktype) {
+  // Numeric addresses without getaddrinfo: the static migmon in a guest has no NSS modules.
+  Endpoint numeric;
+  numeric.text = fmt::format("{}:{}", host, port);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&numeric.addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&numeric.addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    numeric.len = sizeof *v4;
+    return numeric;
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    numeric.len = sizeof *v6;
+    return numeric;
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = socktype;
