@@ -1,0 +1,51 @@
+// Faults injected on purpose: the SLO matchers must catch them and say so.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <migtest/fixtures.hpp>
+#include <migtest/matchers.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace migtest;
+using ::testing::HasSubstr;
+using ::testing::Lt;
+using ::testing::Not;
+
+class Faults : public MigrationTest {};
+
+// A 300 ms stall injected into iteration 2's dirty-bitmap sync: NoIterationStallAbove(100ms) must
+// fail, and its explanation must name the iteration and the stall.
+TEST_F(Faults, InjectedSyncStallIsCaught) {
+  RunResult run = Migrate({.memory = 128_MiB, .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Precopy, .downtime_limit = 50ms, .max_iterations = 8,
+                           .inject_stall = StallInjection{.iteration = 2, .duration = 300ms},
+                           .probe = {.interval = 10ms}});
+  ASSERT_TRUE(run.migration);
+  EXPECT_THAT(run.migration, Not(NoIterationStallAbove(100ms)));
+  testing::StringMatchResultListener why;
+  EXPECT_FALSE(testing::ExplainMatchResult(NoIterationStallAbove(100ms), run.migration, &why));
+  EXPECT_THAT(why.str(), HasSubstr("iteration 2"));
+  EXPECT_THAT(run.migration, MemoryVerified()) << "a stall must not corrupt memory";
+}
+
+// The migration connection breaks after 32 MiB: the migration fails with a reason, and the guest
+// keeps running on the source (the prober never loses it for long).
+TEST_F(Faults, DroppedConnectionFailsClearlyAndTheSourceKeepsRunning) {
+  RunResult run = Migrate({.memory = 256_MiB, .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Precopy, .inject_drop_after = 32_MiB,
+                           .probe = {.interval = 5ms}});
+  ASSERT_TRUE(run.migration);
+  EXPECT_EQ(run.migration->status, Status::kFailed);
+  ASSERT_TRUE(run.migration->error);
+  EXPECT_FALSE(run.migration->error->empty());
+  // The SLO matchers report the failed migration instead of passing on missing numbers.
+  EXPECT_THAT(run.migration, Not(MemoryVerified()));
+  ASSERT_TRUE(run.probe);
+  EXPECT_THAT(run.probe, GuestBlackout(Lt(500ms)))
+      << "the guest should have kept answering on the source";
+  EXPECT_GT(run.probe->received.value_or(0), 0u);
+}
+
+}  // namespace

@@ -1,0 +1,61 @@
+// Precopy SLOs on the embedded engine: an idle guest, a busy guest, and one that dirties faster
+// than any downtime limit allows.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <migtest/fixtures.hpp>
+#include <migtest/matchers.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace migtest;
+using ::testing::Ge;
+using ::testing::Le;
+using ::testing::Lt;
+using ::testing::Not;
+
+class PrecopySlo : public MigrationTest {};
+
+// Nothing to re-send: one pass and a stop-and-copy of almost nothing. On loopback the idle downtime
+// is a few ms; 250 ms leaves room for a loaded runner and still catches a stop-and-copy that
+// re-sends all memory (256 MiB takes far longer than that on any link).
+TEST_F(PrecopySlo, IdleGuestMigratesWithShortDowntime) {
+  RunResult run = Migrate({.memory = 256_MiB, .mode = Mode::Precopy, .downtime_limit = 100ms,
+                           .probe = {.interval = 5ms}});
+  EXPECT_THAT(run.migration, Converged());
+  EXPECT_THAT(run.migration, MemoryVerified());
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(250ms)));
+  EXPECT_THAT(run.migration, Iterations(Le(5u)));
+  EXPECT_THAT(run.migration, TotalMigrationTime(Lt(60s)));
+  EXPECT_THAT(run.probe, GuestBlackout(Lt(1s)));
+}
+
+// A guest writing 50 MiB/s (random pages) over loopback (GiB/s): converges within a few
+// iterations; the downtime stays near the limit it was given.
+TEST_F(PrecopySlo, BusyGuestMeetsDowntime) {
+  RunResult run = Migrate({.memory = 256_MiB, .vcpus = 2,
+                           .dirty = {.rate = 50_MiBps, .pattern = Pattern::Random},
+                           .mode = Mode::Precopy, .downtime_limit = 200ms,
+                           .probe = {.interval = 5ms}});
+  EXPECT_THAT(run.migration, Converged());
+  EXPECT_THAT(run.migration, MemoryVerified());
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(600ms)));
+  EXPECT_THAT(run.migration, Iterations(Ge(2u)));
+  EXPECT_THAT(run.migration, TotalMigrationTime(Lt(90s)));
+  EXPECT_THAT(run.probe, GuestBlackout(Lt(2s)));
+}
+
+// A limit no link can meet while the guest dirties without pause: precopy gives up after its
+// iteration cap and says it did not converge (the engine then stops and copies anyway).
+TEST_F(PrecopySlo, OverDirtyingGuestDoesNotConverge) {
+  RunResult run = Migrate({.memory = 128_MiB, .vcpus = 2,
+                           .dirty = {.rate = 400_MiBps, .pattern = Pattern::Random},
+                           .mode = Mode::Precopy, .downtime_limit = 1ms, .max_iterations = 5,
+                           .probe = {.interval = 10ms}});
+  EXPECT_THAT(run.migration, Not(Converged()));
+  EXPECT_THAT(run.migration, Iterations(Le(6u)));
+  EXPECT_THAT(run.migration, MemoryVerified());
+}
+
+}  // namespace
