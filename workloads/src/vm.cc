@@ -1,0 +1,704 @@
+// migmon vm: migration stream emulation over TCP (mig_mon's sub-command).
+//
+// Wire format (host byte order, as mig_mon): every message starts with a 16-byte header
+// {uint64 magic, uint64 value}.
+//   src->dst kHello         value = flags | pages << 8      first message of the main connection
+//   src->dst kUrgentHello   value = flags                   first message of the urgent connection
+//   src->dst kPage          value = page index, then 4 KiB  precopy stream
+//   dst->src kRequest       value = page index              postcopy page request
+//   src->dst kResponse      value = page index, then 4 KiB  the requested page
+//   src->dst kEnd           value = bytes sent              the source is done; both close
+// Postcopy requests travel on the main connection (behind the precopy data, as in mig_mon) or,
+// with --urgent-channel, on a second connection that carries nothing else (QEMU's
+// postcopy-preempt), so that a request does not wait behind megabytes of queued precopy pages.
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common.hpp"
+#include "latency_histogram.hpp"
+#include "page_writer.hpp"
+#include "subcommands.hpp"
+
+namespace migtest {
+namespace {
+
+constexpr uint64_t kPage = 0x123, kRequest = 0x124, kHello = 0x125, kUrgentHello = 0x126,
+                   kResponse = 0x127, kEnd = 0x128;
+constexpr uint64_t kFlagPrecopy = 1, kFlagPostcopy = 2, kFlagUrgent = 4;
+constexpr double kMiB = 1 << 20;
+
+struct Header {
+  uint64_t magic, value;
+};
+static_assert(sizeof(Header) == 16);
+
+struct SessionEnded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// The peer closed the connection in the middle of a message.
+struct PeerClosed : RuntimeError {
+  using RuntimeError::RuntimeError;
+};
+
+// A connection whose every blocking call is bounded: SO_RCVTIMEO/SO_SNDTIMEO slices of 200 ms,
+// and an overall idle limit after which the peer counts as hung.
+class Conn {
+ public:
+  // `nodelay` for connections that carry requests and responses (each must leave at once); a
+  // pure stream is better off coalescing (fewer, fuller segments, as iperf3 runs).
+  Conn(Fd fd, std::string peer, std::chrono::milliseconds idle_limit, const std::atomic<bool>* done,
+       bool nodelay = true)
+      : fd_(std::move(fd)), peer_(std::move(peer)), idle_limit_(idle_limit), done_(done) {
+    SetTimeouts(fd_.get(), std::chrono::milliseconds(200));
+    int on = nodelay ? 1 : 0;
+    setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  }
+  int fd() const { return fd_.get(); }
+  const std::string& peer() const { return peer_; }
+
+  // Writes all of `iov`. Throws RuntimeError on a dead or hung peer.
+  void WriteV(iovec* iov, int count) {
+    int64_t idle_since = MonoMs();
+    while (count > 0) {
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<size_t>(count);
+      const ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
+          if (MonoMs() - idle_since > idle_limit_.count()) {
+            throw RuntimeError(fmt::format("sending to {} stalled for {} ms (peer not reading)",
+                                           peer_, idle_limit_.count()));
+          }
+          if (Stopping()) throw SessionEnded("stopped");
+          continue;
+        }
+        if (errno == EPIPE || errno == ECONNRESET) {
+          throw RuntimeError(fmt::format("{} closed the connection ({})", peer_, ErrnoText(errno)));
+        }
+        throw RuntimeError(fmt::format("send to {}: {}", peer_, ErrnoText(errno)));
+      }
+      idle_since = MonoMs();
+      size_t left = static_cast<size_t>(n);
+      while (count > 0 && left >= iov->iov_len) {
+        left -= iov->iov_len;
+        ++iov;
+        --count;
+      }
+      if (count > 0 && left) {
+        iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+        iov->iov_len -= left;
+      }
+    }
+  }
+  void Write(const void* data, size_t n) {
+    iovec v{const_cast<void*>(data), n};
+    WriteV(&v, 1);
+  }
+  // Reads up to n bytes (at least 1). Returns 0 at EOF. Throws on a silent peer past the limit
+  // or SessionEnded when the session is over.
+  size_t ReadSome(void* buf, size_t n) {
+    const int64_t idle_since = MonoMs();
+    for (;;) {
+      const ssize_t r = ::recv(fd_.get(), buf, n, 0);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (Stopping()) throw SessionEnded("stopped");
+        if (MonoMs() - idle_since > idle_limit_.count()) {
+          throw RuntimeError(fmt::format("{} sent nothing for {} ms", peer_, idle_limit_.count()));
+        }
+        continue;
+      }
+      if (errno == ECONNRESET) throw RuntimeError(fmt::format("{} reset the connection", peer_));
+      throw RuntimeError(fmt::format("recv from {}: {}", peer_, ErrnoText(errno)));
+    }
+  }
+  // Reads exactly n bytes; EOF in the middle is an error naming `what`.
+  void ReadExact(void* buf, size_t n, std::string_view what) {
+    auto* p = static_cast<char*>(buf);
+    while (n) {
+      const size_t r = ReadSome(p, n);
+      if (r == 0) throw PeerClosed(fmt::format("{} closed the connection while sending {}", peer_, what));
+      p += r;
+      n -= r;
+    }
+  }
+  void ShutdownWrite() { ::shutdown(fd_.get(), SHUT_WR); }
+
+ private:
+  bool Stopping() const { return (done_ && done_->load()) || StopRequested(); }
+  Fd fd_;
+  std::string peer_;
+  std::chrono::milliseconds idle_limit_;
+  const std::atomic<bool>* done_;
+};
+
+// A 4 KiB page of non-zero content, so that nothing on the way can compress zero pages away.
+const uint8_t* PagePayload() {
+  alignas(4096) static uint8_t page[kPageSize];
+  static std::once_flag once;
+  std::call_once(once, [] { WritePage(page, 0, 1, true); });
+  return page;
+}
+
+// Runs `f` in a thread, keeping its exception.
+class Worker {
+ public:
+  template <typename F>
+  explicit Worker(F f) : thread_([this, f = std::move(f)]() mutable {
+      try {
+        f();
+      } catch (const SessionEnded&) {
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+    }) {}
+  ~Worker() { Join(); }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  std::exception_ptr error() const { return error_; }
+
+ private:
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+struct VmOptions {
+  bool src = false, dst = false;
+  std::string host;
+  int port = kDefaultPort;
+  double size_gb = 0;
+  std::vector<std::string> tests;
+  bool urgent = false, json = false, once = false;
+  double duration_s = 0;
+  int timeout_s = 10;
+};
+
+// ---------------------------------------------------------------- source
+int RunSource(const VmOptions& o, const Output& out) {
+  const bool precopy = std::find(o.tests.begin(), o.tests.end(), "precopy") != o.tests.end();
+  const bool postcopy = std::find(o.tests.begin(), o.tests.end(), "postcopy") != o.tests.end();
+  if (!precopy && !postcopy) throw UsageError("vm -s needs -t precopy and/or -t postcopy");
+  if (o.urgent && !postcopy) throw UsageError("--urgent-channel needs -t postcopy");
+  const uint64_t size_bytes = o.size_gb > 0 ? static_cast<uint64_t>(o.size_gb * (1ull << 30)) : (1ull << 30);
+  const uint64_t pages = std::max<uint64_t>(1, size_bytes / kPageSize);
+  const bool bounded = o.size_gb > 0 && precopy;
+  const auto idle = std::chrono::milliseconds(o.timeout_s * 1000);
+
+  const Endpoint to = Resolve(o.host, static_cast<uint16_t>(o.port), SOCK_STREAM);
+  std::atomic<bool> done{false};
+  // Page responses share the main connection only without the urgent channel.
+  Conn main(ConnectTcp(to, idle), "destination " + to.text, idle, &done, postcopy && !o.urgent);
+  out.Line("Connected to dst VM {}.", to.text);
+  const uint64_t flags = (precopy ? kFlagPrecopy : 0) | (postcopy ? kFlagPostcopy : 0) |
+                         (o.urgent ? kFlagUrgent : 0);
+  Header hello{kHello, flags | (pages << 8)};
+  main.Write(&hello, sizeof hello);
+  std::optional<Conn> urgent;
+  if (o.urgent) {
+    urgent.emplace(ConnectTcp(to, idle), "destination " + to.text + " (urgent channel)", idle, &done);
+    Header uh{kUrgentHello, flags};
+    urgent->Write(&uh, sizeof uh);
+    out.Line("Urgent channel connected.");
+  }
+
+  const uint8_t* payload = PagePayload();
+  std::mutex main_write;  // the main connection is written by the sender and (postcopy-only) the responder
+  std::mutex urgent_write;
+  bool finished = false;  // END sent: no more writes (under both locks)
+  std::mutex queue_mutex;
+  std::vector<uint64_t> queued;  // requests to answer on the main connection between batches
+  std::atomic<bool> have_queued{false};
+  std::atomic<uint64_t> responses{0};
+  std::atomic<uint64_t> bytes{0};
+
+  auto respond = [&](Conn& c, uint64_t index) {
+    Header h{kResponse, index};
+    iovec v[2] = {{&h, sizeof h}, {const_cast<uint8_t*>(payload), kPageSize}};
+    c.WriteV(v, 2);
+    responses.fetch_add(1, std::memory_order_relaxed);
+    bytes.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
+  };
+  // Reads page requests from one connection and answers them.
+  auto serve_requests = [&](Conn& c, bool on_main) {
+    for (;;) {
+      Header h;
+      const size_t r = c.ReadSome(&h, sizeof h);
+      if (r == 0) return;  // the destination closed: the session is over
+      if (r < sizeof h) c.ReadExact(reinterpret_cast<char*>(&h) + r, sizeof h - r, "a page request");
+      if (h.magic != kRequest) {
+        throw RuntimeError(fmt::format("{} sent magic {:#x}, expected a page request", c.peer(), h.magic));
+      }
+      if (h.value >= pages) {
+        throw RuntimeError(fmt::format("{} requested page {} of {}", c.peer(), h.value, pages));
+      }
+      if (on_main && precopy) {
+        std::lock_guard lock(queue_mutex);
+        queued.push_back(h.value);
+        have_queued.store(true, std::memory_order_release);
+      } else {
+        std::lock_guard lock(on_main ? main_write : urgent_write);
+        if (!finished) respond(c, h.value);  // after the end marker the request goes unanswered
+      }
+    }
+  };
+  std::optional<Worker> main_reader, urgent_reader;
+  if (postcopy && !o.urgent) main_reader.emplace([&] { serve_requests(main, true); });
+  if (o.urgent) {
+    urgent_reader.emplace([&] { serve_requests(*urgent, false); });
+    // Nothing but the final close comes back on the main connection; drain it to see that.
+    main_reader.emplace([&] {
+      char sink[64];
+      while (main.ReadSome(sink, sizeof sink) > 0) {
+      }
+    });
+  }
+
+  if (precopy) out.Line("Starting PRECOPY streaming test...");
+  if (postcopy) out.Line("Starting POSTCOPY request-response test (answering page requests{})...",
+                         o.urgent ? " on the urgent channel" : "");
+  const int64_t t0 = MonoNs();
+  const int64_t end = o.duration_s > 0 ? t0 + static_cast<int64_t>(o.duration_s * 1e9) : INT64_MAX;
+  int64_t tick = t0;
+  uint64_t tick_bytes = 0, sent_pages = 0, next_index = 0;
+  std::vector<double> speeds;
+  constexpr int kBatch = 32;  // pages per sendmsg: ~128 KiB, as iperf3's default write
+  std::array<Header, kBatch> headers{};
+  std::array<iovec, 2 * kBatch> iov{};
+  std::exception_ptr failure;
+  try {
+    while (!StopRequested()) {
+      const int64_t now = MonoNs();
+      if (now >= end) break;
+      if (now - tick >= 1'000'000'000) {
+        const uint64_t b = bytes.load(std::memory_order_relaxed);
+        const double mib_s = static_cast<double>(b - tick_bytes) / kMiB / (static_cast<double>(now - tick) / 1e9);
+        out.Line("Speed: {:.0f} (MB/s)", mib_s);
+        speeds.push_back(std::round(mib_s * 10) / 10);
+        tick_bytes = b;
+        tick = now;
+      }
+      if (have_queued.load(std::memory_order_acquire)) {
+        std::vector<uint64_t> todo;
+        {
+          std::lock_guard lock(queue_mutex);
+          todo.swap(queued);
+          have_queued.store(false, std::memory_order_relaxed);
+        }
+        std::lock_guard lock(main_write);
+        for (uint64_t index : todo) respond(main, index);
+      }
+      if (precopy && (!bounded || sent_pages < pages)) {
+        const int n = static_cast<int>(std::min<uint64_t>(kBatch, bounded ? pages - sent_pages : kBatch));
+        for (int i = 0; i < n; ++i) {
+          headers[static_cast<size_t>(i)] = {kPage, next_index};
+          next_index = next_index + 1 == pages ? 0 : next_index + 1;
+          iov[static_cast<size_t>(2 * i)] = {&headers[static_cast<size_t>(i)], sizeof(Header)};
+          iov[static_cast<size_t>(2 * i + 1)] = {const_cast<uint8_t*>(payload), kPageSize};
+        }
+        {
+          std::lock_guard lock(main_write);
+          main.WriteV(iov.data(), 2 * n);
+        }
+        sent_pages += static_cast<uint64_t>(n);
+        bytes.fetch_add(static_cast<uint64_t>(n) * (sizeof(Header) + kPageSize), std::memory_order_relaxed);
+        if (bounded && sent_pages >= pages) break;
+      } else {
+        // Postcopy only: the reader threads answer; watch for their failure and the clock.
+        if ((main_reader && main_reader->error()) || (urgent_reader && urgent_reader->error())) break;
+        SleepInterruptible(std::min<int64_t>(end - MonoNs(), 5'000'000));
+      }
+    }
+    // The end: tell the destination, then wait for it to close.
+    Header fin{kEnd, bytes.load()};
+    {
+      std::scoped_lock lock(main_write, urgent_write);
+      main.Write(&fin, sizeof fin);
+      bytes.fetch_add(sizeof fin);
+      finished = true;
+      main.ShutdownWrite();
+      if (urgent) urgent->ShutdownWrite();
+    }
+  } catch (const SessionEnded&) {
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  const int64_t total_ns = MonoNs() - t0;
+  if (failure) done.store(true);
+  if (main_reader) main_reader->Join();
+  if (urgent_reader) urgent_reader->Join();
+  if (!failure && main_reader && main_reader->error()) failure = main_reader->error();
+  if (!failure && urgent_reader && urgent_reader->error()) failure = urgent_reader->error();
+
+  const uint64_t total = bytes.load();
+  out.Line("Total time: {} (ms), sent {:.1f} (MB) ({} pages, {} page requests answered), average {:.0f} (MB/s)",
+           total_ns / 1'000'000, static_cast<double>(total) / kMiB, sent_pages, responses.load(),
+           static_cast<double>(total) / kMiB / (static_cast<double>(total_ns) / 1e9));
+  std::string error;
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  if (o.json) {
+    RunResult run;
+    run.format = Format::kMigmon;
+    run.source = fmt::format("migmon vm -s {}", to.text);
+    MigrationResult m;
+    m.format = Format::kMigmon;
+    m.status = failure ? Status::kFailed : Status::kCompleted;
+    if (failure) m.error = error;
+    m.total_time = Duration(total_ns / 1000);
+    m.bandwidth_mib_s = speeds;
+    m.bytes["transferred"] = total;
+    m.pages["precopy"] = sent_pages;
+    m.pages["postcopy_requests"] = responses.load();
+    m.config["tests"] = fmt::format("{}{}{}", precopy ? "precopy" : "", precopy && postcopy ? "," : "",
+                                    postcopy ? "postcopy" : "");
+    m.config["urgent_channel"] = o.urgent ? "true" : "false";
+    m.config["size_gb"] = fmt::format("{:g}", static_cast<double>(size_bytes) / (1ull << 30));
+    run.migration = std::move(m);
+    EmitJson(run);
+  }
+  if (failure) std::rethrow_exception(failure);
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------- destination
+struct DstSession {
+  MigrationResult result;
+  bool ok = false;
+};
+
+DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_fd) {
+  const auto idle = std::chrono::milliseconds(o.timeout_s * 1000);
+  std::atomic<bool> done{false};
+  Conn main(std::move(first), "source", idle, &done);
+  Header hello;
+  main.ReadExact(&hello, sizeof hello, "its hello");
+  if (hello.magic != kHello) {
+    throw RuntimeError(fmt::format("source's first message has magic {:#x}, expected {:#x} (not a migmon vm -s?)",
+                                   hello.magic, kHello));
+  }
+  const uint64_t flags = hello.value & 0xff, pages = hello.value >> 8;
+  const bool precopy = flags & kFlagPrecopy, postcopy = flags & kFlagPostcopy,
+             urgent_flag = flags & kFlagUrgent;
+  if (pages == 0) throw RuntimeError("source announced a VM of 0 pages");
+  out.Line("Connected from src VM ({}{}{}, {} pages{}).", precopy ? "precopy" : "",
+           precopy && postcopy ? "+" : "", postcopy ? "postcopy" : "", pages,
+           urgent_flag ? ", urgent channel" : "");
+  std::optional<Conn> urgent;
+  if (urgent_flag) {
+    auto fd = AcceptWithTimeout(listen_fd, idle);
+    if (!fd) throw RuntimeError(fmt::format("the source's urgent channel did not connect within {} ms", idle.count()));
+    urgent.emplace(std::move(*fd), "source (urgent channel)", idle, &done);
+    Header uh;
+    urgent->ReadExact(&uh, sizeof uh, "the urgent channel's hello");
+    if (uh.magic != kUrgentHello) {
+      throw RuntimeError(fmt::format("second connection's magic {:#x} is not an urgent-channel hello", uh.magic));
+    }
+  }
+
+  std::atomic<uint64_t> received_bytes{0}, precopy_pages{0};
+  std::atomic<bool> ended{false};
+  // The outstanding request (same-socket mode, answered through the main reader).
+  std::mutex req_mutex;
+  std::condition_variable req_cv;
+  uint64_t want = UINT64_MAX;
+  bool answered = false;
+
+  // Parses the main stream: pages, responses (same-socket mode), the end marker.
+  auto read_main = [&] {
+    std::vector<char> buf(128 << 10);  // stays in L2, as iperf3's 128 KiB reads
+    Header h{};
+    size_t have_header = 0;   // bytes of `h` filled
+    size_t skip = 0;          // payload bytes still to pass over
+    bool is_response = false;
+    for (;;) {
+      const size_t n = main.ReadSome(buf.data(), buf.size());
+      if (n == 0) {
+        if (!ended.load()) throw RuntimeError("source closed the connection before the end marker");
+        return;
+      }
+      received_bytes.fetch_add(n, std::memory_order_relaxed);
+      size_t at = 0;
+      while (at < n) {
+        if (skip) {
+          const size_t k = std::min(skip, n - at);
+          skip -= k;
+          at += k;
+          if (skip == 0 && is_response) {
+            std::lock_guard lock(req_mutex);
+            if (h.value == want) {
+              answered = true;
+              req_cv.notify_one();
+            }
+          }
+          continue;
+        }
+        const size_t k = std::min(sizeof h - have_header, n - at);
+        std::memcpy(reinterpret_cast<char*>(&h) + have_header, buf.data() + at, k);
+        have_header += k;
+        at += k;
+        if (have_header < sizeof h) continue;
+        have_header = 0;
+        if (h.magic == kPage || h.magic == kResponse) {
+          if (h.value >= pages) {
+            throw RuntimeError(fmt::format("source sent page {} of a {}-page VM", h.value, pages));
+          }
+          is_response = h.magic == kResponse;
+          if (!is_response) precopy_pages.fetch_add(1, std::memory_order_relaxed);
+          skip = kPageSize;
+        } else if (h.magic == kEnd) {
+          ended.store(true);
+          {
+            std::lock_guard lock(req_mutex);
+            req_cv.notify_all();
+          }
+        } else {
+          throw RuntimeError(fmt::format("stream corrupted: magic {:#x} after {} bytes", h.magic,
+                                         received_bytes.load()));
+        }
+      }
+    }
+  };
+
+  LatencyHistogram latency;
+  std::vector<double> rx_speeds;
+  uint64_t requests = 0;
+  const int64_t t0 = MonoNs();
+  std::exception_ptr failure;
+  {
+    // Precopy data, or an urgent channel: a reader thread owns the main connection. Postcopy on
+    // its own: the requester reads the main connection itself (no thread hand-off).
+    const bool main_thread_reads = postcopy && !precopy && !urgent;
+    std::optional<Worker> reader;
+    if (!main_thread_reads) reader.emplace(read_main);
+    try {
+      if (postcopy) out.Line("Starting POSTCOPY request-response test...");
+      uint64_t rng = 0x9e3779b97f4a7c15 ^ static_cast<uint64_t>(t0);
+      int64_t tick = t0;
+      uint64_t tick_bytes = 0, sec_count = 0, sec_total_ns = 0, sec_max_ns = 0;
+      while (!StopRequested() && !ended.load()) {
+        if (reader && reader->error()) break;
+        const int64_t now = MonoNs();
+        if (now - tick >= 1'000'000'000) {
+          if (postcopy && sec_count) {
+            out.Line("Latency: average {} (us), max: {} (us)", sec_total_ns / sec_count / 1000, sec_max_ns / 1000);
+          }
+          const uint64_t b = received_bytes.load();
+          rx_speeds.push_back(std::round(static_cast<double>(b - tick_bytes) / kMiB /
+                                         (static_cast<double>(now - tick) / 1e9) * 10) / 10);
+          tick_bytes = b;
+          sec_count = sec_total_ns = sec_max_ns = 0;
+          tick = now;
+        }
+        if (!postcopy) {
+          SleepInterruptible(5'000'000);
+          continue;
+        }
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        const uint64_t index = rng % pages;
+        Conn& channel = urgent ? *urgent : main;
+        {
+          std::lock_guard lock(req_mutex);
+          want = index;
+          answered = false;
+        }
+        const int64_t sent = MonoNs();
+        Header req{kRequest, index};
+        channel.Write(&req, sizeof req);
+        if (urgent || main_thread_reads) {
+          // The response comes on this connection, nothing else in between (but the end marker).
+          Header h;
+          for (;;) {
+            try {
+              channel.ReadExact(&h, sizeof h, "a page response");
+            } catch (const PeerClosed&) {
+              // The source ended: its end marker is on the main connection (urgent channel).
+              const int64_t limit = MonoMs() + idle.count();
+              while (urgent && !ended.load() && !(reader && reader->error()) && MonoMs() < limit) {
+                SleepInterruptible(1'000'000);
+              }
+              if (!ended.load()) throw;
+              break;
+            }
+            if (h.magic == kEnd && main_thread_reads) {
+              ended.store(true);
+              break;
+            }
+            if (h.magic != kResponse || h.value >= pages) {
+              throw RuntimeError(fmt::format("{} answered with magic {:#x} page {}", channel.peer(), h.magic, h.value));
+            }
+            alignas(64) static thread_local char page[kPageSize];
+            channel.ReadExact(page, kPageSize, "a page");
+            received_bytes.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
+            if (h.value == index) break;
+          }
+          if (ended.load()) break;
+        } else {
+          std::unique_lock lock(req_mutex);
+          if (!req_cv.wait_for(lock, idle, [&] { return answered || ended.load() || (reader && reader->error()); })) {
+            throw RuntimeError(fmt::format("no response to page request {} (page {}) within {} ms",
+                                           requests, index, idle.count()));
+          }
+          if (!answered) break;
+        }
+        const uint64_t lat = static_cast<uint64_t>(MonoNs() - sent);
+        latency.Record(lat);
+        ++requests;
+        ++sec_count;
+        sec_total_ns += lat;
+        sec_max_ns = std::max(sec_max_ns, lat);
+      }
+      // Wait for the end marker (the source finishes its pass), then close.
+      if (reader) {
+        const int64_t limit = MonoMs() + idle.count();
+        while (!ended.load() && !reader->error() && !StopRequested() && MonoMs() < limit) {
+          SleepInterruptible(2'000'000);
+        }
+      }
+    } catch (const SessionEnded&) {
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    done.store(true);
+    ::shutdown(main.fd(), SHUT_RDWR);
+    if (urgent) ::shutdown(urgent->fd(), SHUT_RDWR);
+    if (reader) {
+      reader->Join();
+      // After the end marker, or once we were told to stop, the reader's errors are our own
+      // shutdown's echo.
+      if (!failure && reader->error() && !ended.load() && !StopRequested()) failure = reader->error();
+    }
+  }
+  const int64_t total_ns = MonoNs() - t0;
+  DstSession s;
+  MigrationResult& m = s.result;
+  m.format = Format::kMigmon;
+  m.total_time = Duration(total_ns / 1000);
+  m.bytes["received"] = received_bytes.load();
+  m.pages["precopy"] = precopy_pages.load();
+  m.pages["postcopy_requests"] = requests;
+  m.config["urgent_channel"] = urgent ? "true" : "false";
+  m.bandwidth_mib_s = rx_speeds;
+  if (postcopy && latency.Count()) {
+    LatencyDistribution d;
+    auto us = [](uint64_t ns) { return Duration((ns + 500) / 1000); };
+    d.reported_count = latency.Count();
+    d.reported_min = us(latency.MinNs());
+    d.reported_avg = us(static_cast<uint64_t>(latency.MeanNs()));
+    d.reported_max = us(latency.MaxNs());
+    d.reported_p50 = us(latency.PercentileNs(50));
+    d.reported_p99 = us(latency.PercentileNs(99));
+    const auto b = latency.MigmonBuckets();
+    for (int k = 0; k < LatencyHistogram::kMigmonBuckets; ++k) d.histogram.push_back(MigmonBucket(k, b[static_cast<size_t>(k)]));
+    m.postcopy_latency = std::move(d);
+    out.Line("Postcopy latency (us): requests={} average={:.1f} p50={:.1f} p99={:.1f} max={:.1f}",
+             latency.Count(), latency.MeanNs() / 1e3, latency.PercentileNs(50) / 1e3,
+             latency.PercentileNs(99) / 1e3, latency.MaxNs() / 1e3);
+  }
+  out.Line("Received {:.1f} (MB) in {} (ms).", static_cast<double>(received_bytes.load()) / kMiB, total_ns / 1'000'000);
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      m.status = Status::kFailed;
+      m.error = e.what();
+    }
+  } else {
+    m.status = ended.load() ? Status::kCompleted : Status::kCancelled;
+    s.ok = true;
+  }
+  out.Line("Dropped connection from src VM{}.", m.error ? fmt::format(": {}", *m.error) : "");
+  return s;
+}
+
+int RunDestination(const VmOptions& o, const Output& out) {
+  if (!o.tests.empty()) throw UsageError("-t is given to the source (vm -s), not the destination");
+  Fd listener = BindAny(SOCK_STREAM, static_cast<uint16_t>(o.port));
+  const uint16_t port = LocalPort(listener.get());
+  out.Line("Start emulation of dst VM.");
+  out.Line("listening port={}", port);
+  std::optional<DstSession> last;
+  const int64_t end = o.duration_s > 0 ? MonoNs() + static_cast<int64_t>(o.duration_s * 1e9) : INT64_MAX;
+  int rc = kExitOk;
+  while (!StopRequested() && MonoNs() < end) {
+    auto fd = AcceptWithTimeout(listener.get(), std::chrono::milliseconds(200));
+    if (!fd) continue;
+    try {
+      last = ServeOne(std::move(*fd), o, out, listener.get());
+      rc = last->ok ? kExitOk : kExitRuntime;
+      if (!last->ok) PrintError("vm", *last->result.error);
+    } catch (const RuntimeError& e) {
+      PrintError("vm", e.what());
+      last = DstSession{};
+      last->result.status = Status::kFailed;
+      last->result.error = e.what();
+      rc = kExitRuntime;
+    }
+    if (o.once) break;
+  }
+  if (o.json) {
+    RunResult run;
+    run.format = Format::kMigmon;
+    run.source = fmt::format("migmon vm -d port {}", port);
+    if (last) run.migration = last->result;
+    EmitJson(run);
+  }
+  return rc;
+}
+
+int Vm(int argc, char** argv) {
+  CLI::App app("Emulate live-migration TCP streams: precopy (a page stream, bandwidth each second "
+               "on the source) and postcopy (page requests, latency each second on the "
+               "destination), alone or together.",
+               "vm");
+  VmOptions o;
+  app.add_flag("-s,--src", o.src, "emulate the source VM");
+  app.add_flag("-d,--dst", o.dst, "emulate the destination VM");
+  app.add_option("-H,--host", o.host, "destination address (with -s)");
+  app.add_option("-p,--port", o.port, "TCP port (-d: 0 lets the kernel choose; printed)")->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  app.add_option("-S,--size", o.size_gb, "VM size in GiB: the precopy pass ends after it went over")
+      ->check(CLI::PositiveNumber);
+  app.add_option("-t,--test", o.tests, "precopy and/or postcopy (repeat -t for both)")
+      ->check(CLI::IsMember({"precopy", "postcopy"}));
+  app.add_flag("--urgent-channel", o.urgent, "postcopy requests on a second connection");
+  app.add_option("--duration", o.duration_s, "stop after this many seconds")->check(CLI::NonNegativeNumber);
+  app.add_option("--timeout", o.timeout_s, "seconds a silent or stalled peer is given")->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_flag("--once", o.once, "-d: serve one source, then exit");
+  app.add_flag("--json", o.json, "print result.json on stdout at exit (human lines to stderr)");
+  if (auto rc = ParseCommandLine(app, argc, argv)) return *rc;
+  if (o.src == o.dst) throw UsageError("give exactly one of -s (source) and -d (destination)");
+  if (o.src && o.host.empty()) throw UsageError("vm -s needs the destination: -H HOST");
+  if (o.src && o.port == 0) throw UsageError("vm -s needs the destination's port, not 0");
+  Output out{o.json};
+  InstallSignalHandlers();
+  return o.src ? RunSource(o, out) : RunDestination(o, out);
+}
+
+}  // namespace
+
+int RunVm(int argc, char** argv) {
+  return Guarded("vm", [&] { return Vm(argc, argv); });
+}
+
+}  // namespace migtest
