@@ -160,7 +160,7 @@ Format DetectFormat(std::string_view head) {
     return head.find(needle) != std::string_view::npos;
   };
   auto first = internal::Trim(head);
-  if (!first.empty() && (first.front() == '{' || first.front() == '[')) {
+  if (!first.empty() && first.front() == '{') {
     if (has("\"schema\"") && has("migtest.result")) return Format::kMigtest;
     return Format::kQemuQmp;
   }
