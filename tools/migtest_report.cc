@@ -52,6 +52,9 @@ void ReadJunit(const fs::path& file, std::map<std::string, Verdict>& out) {
           tc.get_child_optional("skipped")) {
         v.text = "SKIP";
       }
+      if (auto skipped = tc.get_child_optional("skipped")) {
+        v.first_failure = skipped->get<std::string>("<xmlattr>.message", "");
+      }
       for (const auto& [ftag, failure] : tc) {
         if (ftag == "failure" || ftag == "error") {
           v.text = "FAIL";
@@ -208,6 +211,16 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
                            failed, skipped);
   if (bad) std::cout << fmt::format(", {} unreadable result files", bad);
   std::cout << "\n";
+  // Why tests were skipped, once per distinct reason.
+  std::map<std::string, int> skip_reasons;
+  for (const auto& [id, v] : verdicts) {
+    if (v.text == "SKIP") ++skip_reasons[v.first_failure];
+  }
+  for (const auto& [reason, n] : skip_reasons) {
+    std::string why = reason;
+    std::replace(why.begin(), why.end(), '\n', ' ');
+    std::cout << fmt::format("SKIP ({} tests): {}\n", n, why.empty() ? "no reason given" : why);
+  }
   for (const auto& [id, v] : verdicts) {
     if (v.text == "FAIL") {
       std::string msg = v.first_failure.substr(0, 400);
