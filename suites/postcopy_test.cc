@@ -23,7 +23,7 @@ TEST_F(PostcopySlo, BusyGuestCompletesWithFastPageRequests) {
                            .mode = Mode::Postcopy, .postcopy_after = 1,
                            .probe = {.interval = 5ms}});
   ASSERT_TRUE(run.migration);
-  EXPECT_EQ(run.migration->status, Status::kCompleted) << run.migration->error.value_or("");
+  EXPECT_EQ(ToString(run.migration->status), "completed") << run.migration->error.value_or("");
   EXPECT_THAT(run.migration, MemoryVerified());
   EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(100ms)));
   EXPECT_THAT(run.migration, MaxDowntime(Lt(1s)));
@@ -36,7 +36,7 @@ TEST_F(PostcopySlo, ImmediatePostcopyCompletesAndVerifies) {
                            .dirty = {.rate = 100_MiBps, .pattern = Pattern::Sequential},
                            .mode = Mode::Postcopy, .probe = {.interval = 10ms}});
   ASSERT_TRUE(run.migration);
-  EXPECT_EQ(run.migration->status, Status::kCompleted) << run.migration->error.value_or("");
+  EXPECT_EQ(ToString(run.migration->status), "completed") << run.migration->error.value_or("");
   EXPECT_THAT(run.migration, MemoryVerified());
   ASSERT_TRUE(run.migration->postcopy_latency);
   EXPECT_GT(run.migration->postcopy_latency->Count(), 0u) << "no page request was recorded";
