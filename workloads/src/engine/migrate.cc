@@ -332,7 +332,11 @@ class Source {
     const int64_t t_pause = MonoNs();  // downtime starts
     echo_.Close();
     ch_.Send(Msg::kStopCopy, static_cast<uint64_t>(t_pause + clock_offset_));
+    // The final round's sync, with the guest stopped: its time is downtime too.
+    const int final_index = static_cast<int>(m.iterations.size()) + 1;
     const std::vector<uint64_t> bits = CollectDirty();
+    if (final_index == o_.stall_iteration) SleepInterruptible(o_.stall_ms * 1'000'000);
+    const int64_t t_synced = MonoNs();
     const uint64_t sent = SendPages(bits);
     const int64_t t_final = MonoNs();
     std::vector<uint64_t> state = StateTable();
@@ -358,7 +362,8 @@ class Source {
                             {"send_state", NsToDuration(t_sent - t_state)},
                             {"resume", NsToDuration(std::max<int64_t>(0, t_resume - t_sent))}};
     Iteration last;
-    last.index = static_cast<int>(m.iterations.size()) + 1;
+    last.index = final_index;
+    last.sync_time = NsToDuration(t_synced - t_pause);
     last.start = NsToDuration(t_pause - t_start);
     last.duration = NsToDuration(t_final - t_pause);
     last.pages_sent = sent;
