@@ -30,8 +30,9 @@ TEST_F(PostcopySlo, BusyGuestCompletesWithFastPageRequests) {
   EXPECT_THAT(run.probe, GuestBlackout(Lt(2s)));
 }
 
-// Straight to postcopy, no precopy pass, the background push capped at 64 MiB/s: the guest's
-// random writes reach pages not there yet, and each is a page request.
+// Straight to postcopy, no precopy pass, the background push capped at 64 MiB/s: every page the
+// guest touches before the push brings it is a request. (A sequential writer trails the
+// sequential push and never faults: the guest touches pages at random here.)
 TEST_F(PostcopySlo, ImmediatePostcopyCompletesAndVerifies) {
   RunResult run = Migrate({.memory = 128_MiB,
                            .dirty = {.rate = 100_MiBps, .pattern = Pattern::Random},
