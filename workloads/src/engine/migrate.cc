@@ -31,8 +31,9 @@ constexpr uint64_t kRunPages = 64;  // pages per kPages message (256 KiB)
 // Guest memory: anonymous, 4 KiB aligned, unmapped on every path.
 class Memory {
  public:
-  explicit Memory(size_t bytes) : bytes_(bytes) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  explicit Memory(size_t bytes, bool populate = false) : bytes_(bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
     if (p == MAP_FAILED) {
       throw RuntimeError(
           fmt::format("cannot map {} MiB of guest memory: {}", bytes >> 20, ErrnoText(errno)));
@@ -91,7 +92,8 @@ class Source {
       : o_(std::move(o)),
         mem_(o_.memory),
         pages_(o_.memory / kPageSize),
-        dirty_((pages_ + 63) / 64) {}
+        dirty_((pages_ + 63) / 64),
+        table_(pages_) {}
 
   int Run() {
     MigrationResult& m = result_;
@@ -187,6 +189,9 @@ class Source {
       }
       uint64_t n = 1;
       while (i + n < pages_ && n < kRunPages && is_set(i + n)) ++n;
+      // The generation each page had when sent. A write racing the send dirties the page again,
+      // so it goes again; after the final round (writers paused) the table is exact.
+      for (uint64_t k = i; k < i + n; ++k) table_[k] = PageGeneration(mem_.page(k));
       ch_.Send(Msg::kPages, i, n, mem_.page(i), n * kPageSize);
       if (postcopy_started_) MarkSent(i, n);
       sent += n;
@@ -339,9 +344,8 @@ class Source {
     const int64_t t_synced = MonoNs();
     const uint64_t sent = SendPages(bits);
     const int64_t t_final = MonoNs();
-    std::vector<uint64_t> state = StateTable();
     const int64_t t_state = MonoNs();
-    ch_.Send(Msg::kState, 0, 0, state.data(), state.size() * sizeof(uint64_t));
+    ch_.Send(Msg::kState, 0, 0, table_.data(), table_.size() * sizeof(uint64_t));
     const int64_t t_sent = MonoNs();
     Header done = ch_.Receive();
     if (done.type != static_cast<uint32_t>(Msg::kDone)) {
@@ -513,6 +517,7 @@ class Source {
   Memory mem_;
   uint64_t pages_;
   std::vector<std::atomic<uint64_t>> dirty_;
+  std::vector<uint64_t> table_;  // every page's generation as last sent: the device state
   std::unique_ptr<PageWriter> writer_;
   GuestEcho echo_;
   Channel ch_;
@@ -532,6 +537,7 @@ class Source {
 // Destination
 struct DestinationOptions {
   uint16_t port = 0;
+  uint64_t memory = 0;  // when given, guest RAM is allocated (faulted in) before "ready"
   std::string json_file;
   int64_t run_after_ms = 500;
   int64_t corrupt_page = -1;  // test knob
@@ -542,6 +548,9 @@ class Destination {
   explicit Destination(DestinationOptions o) : o_(std::move(o)) {}
 
   int Run() {
+    // As a VMM's destination is started with its RAM before the incoming migration, so that
+    // allocating it is not the migration's time.
+    if (o_.memory > 0) mem_ = std::make_unique<Memory>(o_.memory, /*populate=*/true);
     Fd listener = BindAny(SOCK_STREAM, o_.port);
     fmt::print(stdout, "ready port={}\n", LocalPort(listener.get()));
     std::fflush(stdout);
@@ -583,7 +592,14 @@ class Destination {
       throw RuntimeError(fmt::format("the source asks for {} pages", pages_));
     }
     cfg_ = cfg;
-    mem_ = std::make_unique<Memory>(pages_ * kPageSize);
+    const bool postcopy = cfg.value("postcopy", false);
+    if (mem_ && mem_->bytes() != pages_ * kPageSize) {
+      throw RuntimeError(fmt::format("the source's guest has {} MiB, this destination {} MiB (-m)",
+                                     (pages_ * kPageSize) >> 20, mem_->bytes() >> 20));
+    }
+    // Postcopy needs memory no page of which was ever touched, for userfaultfd.
+    if (!mem_ || postcopy) mem_ = std::make_unique<Memory>(pages_ * kPageSize);
+    received_.assign(pages_, ~uint64_t{0});  // ~0: never received
     if (cfg.value("postcopy", false)) {
       postcopy_ = std::make_unique<PostcopyDestination>(mem_->base(), pages_);
     }
@@ -625,6 +641,7 @@ class Destination {
         postcopy_->Install(h.a + k, buffer_.data() + k * kPageSize);
     } else {
       ch_.ReadPayload(mem_->page(h.a), h.length);
+      for (uint64_t k = h.a; k < h.a + h.b; ++k) received_[k] = PageGeneration(mem_->page(k));
     }
   }
 
@@ -646,10 +663,14 @@ class Destination {
     if (o_.corrupt_page >= 0 && static_cast<uint64_t>(o_.corrupt_page) < pages_) {
       mem_->page(static_cast<uint64_t>(o_.corrupt_page))[40] ^= 0x5a;  // in the body
     }
+    // What arrived (recorded as it arrived: no page is read again here) against the source's
+    // record; a page never received has no generation at all.
     for (uint64_t i = 0; i < pages_; ++i) {
-      if (PageGeneration(mem_->page(i)) != table[i]) {
-        *why = fmt::format("page {}: generation {}, the source's is {} (a lost update)", i,
-                           PageGeneration(mem_->page(i)), table[i]);
+      if (received_[i] != table[i]) {
+        *why = received_[i] == ~uint64_t{0}
+                   ? fmt::format("page {}: never received", i)
+                   : fmt::format("page {}: generation {}, the source's is {} (a lost update)", i,
+                                 received_[i], table[i]);
         return false;
       }
     }
@@ -752,6 +773,7 @@ class Destination {
   std::unique_ptr<PostcopyDestination> postcopy_;
   GuestEcho echo_;
   std::vector<uint8_t> buffer_;
+  std::vector<uint64_t> received_;  // generation of each page as received
   int64_t pause_ns_ = 0;
   MigrationResult result_;
 };
@@ -775,7 +797,9 @@ int RunMigrate(int argc, char** argv) {
     app.add_option("-H,--host", so.host, "the destination's address (source)");
     app.add_option("-p,--port", port, "destination port (0: the kernel chooses)")
         ->check(CLI::Range(0, 65535));
-    app.add_option("-m,--memory", size, "guest memory size (M/G suffixes; bare number = MiB)");
+    app.add_option("-m,--memory", size,
+                   "guest memory size (M/G suffixes; bare number = MiB); on the destination, "
+                   "allocate it before getting ready");
     app.add_option("--vcpus", so.vcpus, "vCPU (writer) threads")->check(CLI::Range(1, 256));
     app.add_option("--dirty-rate", rate, "guest dirty rate (M/G per second; 0 = idle guest)");
     app.add_option("--pattern", so.pattern, "sequential | random")
@@ -808,6 +832,7 @@ int RunMigrate(int argc, char** argv) {
     if (dst == src) throw UsageError("give exactly one of -d (destination) and -s (source)");
     if (dst) {
       dopt.port = static_cast<uint16_t>(port);
+      if (app.count("-m") > 0) dopt.memory = ParseSize(size, "memory size") / kPageSize * kPageSize;
       dopt.json_file = json_file;
       InstallSignalHandlers();
       return engine::Destination(dopt).Run();
