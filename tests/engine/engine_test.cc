@@ -117,7 +117,9 @@ TEST(EngineTest, OverDirtyingGuestDoesNotConvergeButPostcopyCompletes) {
   EXPECT_THAT(m.verified, Optional(true)) << m.error.value_or("");
   ASSERT_TRUE(m.postcopy_latency);
   EXPECT_GT(m.postcopy_latency->samples.size(), 0u) << "the running destination faulted pages in";
-  EXPECT_EQ(m.postcopy_latency->samples.size(), m.pages.at("postcopy_requests"));
+  // Every latency is a request's; a request can turn out redundant when the background push
+  // places the page between the fault and the request (then it has no latency of its own).
+  EXPECT_LE(m.postcopy_latency->samples.size(), m.pages.at("postcopy_requests"));
   EXPECT_TRUE(m.postcopy_latency->Percentile(99));
 }
 
