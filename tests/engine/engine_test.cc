@@ -117,7 +117,9 @@ TEST(EngineTest, OverDirtyingGuestDoesNotConvergeButPostcopyCompletes) {
   EXPECT_THAT(m.verified, Optional(true)) << m.error.value_or("");
   ASSERT_TRUE(m.postcopy_latency);
   EXPECT_GT(m.postcopy_latency->samples.size(), 0u) << "the running destination faulted pages in";
-  EXPECT_EQ(m.postcopy_latency->samples.size(), m.pages.at("postcopy_requests"));
+  // Every latency is a request's; a request can turn out redundant when the background push
+  // places the page between the fault and the request (then it has no latency of its own).
+  EXPECT_LE(m.postcopy_latency->samples.size(), m.pages.at("postcopy_requests"));
   EXPECT_TRUE(m.postcopy_latency->Percentile(99));
 }
 
@@ -166,6 +168,23 @@ TEST(EngineTest, VerificationCatchesACorruptedPage) {
   EXPECT_EQ(m.status, Status::kCompleted);
   EXPECT_THAT(m.verified, Optional(false));  // …into a corrupted guest
   EXPECT_THAT(m.error, Optional(HasSubstr("page 7")));
+}
+
+TEST(EngineTest, WriteProtectDirtyTrackingTrapsAndVerifies) {
+  Outcome o =
+      Migrate({"-m", "64M", "--dirty-rate", "100M", "--pattern", "random", "--dirty-tracking",
+               "uffd-wp", "--downtime-limit", "2", "--max-iterations", "5"});
+  if (o.source_code == 1 && o.source_stderr.find("no write-protect mode") != std::string::npos &&
+      std::getenv("CI") == nullptr) {
+    GTEST_SKIP() << "this kernel has no userfaultfd write-protection";
+  }
+  ASSERT_EQ(o.source_code, 0) << o.source_stderr;
+  const MigrationResult& m = *o.source.migration;
+  EXPECT_EQ(m.status, Status::kCompleted);
+  EXPECT_THAT(m.verified, Optional(true));
+  ASSERT_TRUE(m.pages.contains("write_protect_traps"));
+  EXPECT_GT(m.pages.at("write_protect_traps"), 0u);
+  EXPECT_EQ(m.config.at("dirty_tracking"), "uffd-wp");
 }
 
 TEST(EngineTest, BadCommandLines) {

@@ -17,6 +17,7 @@
 
 #include "engine/postcopy.hpp"
 #include "engine/protocol.hpp"
+#include "engine/wp_tracker.hpp"
 #include "migtest/results/json.hpp"
 #include "page_writer.hpp"
 #include "subcommands.hpp"
@@ -115,9 +116,13 @@ class Source {
     wo.pattern = *WritePatternFromString(o_.pattern);
     wo.rate_bytes_per_s = o_.dirty_rate;
     wo.threads = o_.vcpus;
-    wo.dirty_bitmap = dirty_.data();
+    // Dirty pages are logged by the writers into the bitmap, or trapped by write protection.
+    wo.dirty_bitmap = o_.dirty_tracking == "uffd-wp" ? nullptr : dirty_.data();
     writer_ = std::make_unique<PageWriter>(mem_.base(), mem_.bytes(), wo);
     writer_->Preheat();
+    if (o_.dirty_tracking == "uffd-wp") {
+      wp_ = std::make_unique<WpTracker>(mem_.base(), pages_, dirty_.data());
+    }
     if (o_.dirty_rate > 0) writer_->Start();
     echo_.Open(o_.echo_port);
     const int64_t t_start = MonoNs();  // the guest runs; the migration starts now
@@ -162,6 +167,9 @@ class Source {
     for (size_t w = 0; w < dirty_.size(); ++w) {
       bits[w] = dirty_[w].exchange(0, std::memory_order_acquire);
     }
+    // uffd-wp: protect again after collecting. A page written since its trap is in `bits` and is
+    // sent after this point, so what it holds now goes over; later writes trap anew.
+    if (wp_) wp_->ProtectAll();
     return bits;
   }
 
@@ -504,6 +512,7 @@ class Source {
     run.format = Format::kMigtest;
     run.source = "migmon migrate (source)";
     if (result_total_) result_.total_time = result_total_;
+    if (wp_) result_.pages["write_protect_traps"] = wp_->traps();
     run.migration = result_;
     DirtyResult d;
     d.pattern = o_.pattern;
@@ -518,6 +527,8 @@ class Source {
   uint64_t pages_;
   std::vector<std::atomic<uint64_t>> dirty_;
   std::vector<uint64_t> table_;  // every page's generation as last sent: the device state
+  // wp_ before writer_: the writers stop (destructor) before their trap handler goes.
+  std::unique_ptr<WpTracker> wp_;  // --dirty-tracking uffd-wp
   std::unique_ptr<PageWriter> writer_;
   GuestEcho echo_;
   Channel ch_;
@@ -839,9 +850,6 @@ int RunMigrate(int argc, char** argv) {
     }
     if (so.host.empty()) throw UsageError("the source needs -H HOST");
     if (port == 0) throw UsageError("the source needs -p PORT (the destination's 'ready port=N')");
-    if (so.dirty_tracking == "uffd-wp") {
-      throw UsageError("--dirty-tracking uffd-wp is not implemented yet; use bitmap");
-    }
     so.port = static_cast<uint16_t>(port);
     so.memory = ParseSize(size, "memory size");
     so.memory -= so.memory % kPageSize;
