@@ -444,7 +444,10 @@ class Source {
       try {
         while (true) {
           Header r = urgent.Receive();
-          if (r.type == static_cast<uint32_t>(Msg::kEnd)) break;
+          if (r.type == static_cast<uint32_t>(Msg::kEnd)) {
+            urgent.Shutdown();  // the destination reads our last replies until this EOF
+            break;
+          }
           if (r.type != static_cast<uint32_t>(Msg::kRequest) || r.a >= pages_) {
             throw RuntimeError(fmt::format("bad page request (type {}, page {})", r.type, r.a));
           }

@@ -132,7 +132,7 @@ void PostcopyDestination::FaultLoop() {
 void PostcopyDestination::UrgentLoop() {
   std::vector<uint8_t> buf(kPageSize);
   try {
-    while (!stop_.load()) {
+    while (true) {  // ends with the channel: the source's close, or Stop()'s shutdown
       Header h = urgent_.Receive();
       if (h.type != static_cast<uint32_t>(Msg::kPages) || h.b != 1 || h.a >= pages_ ||
           h.length != kPageSize) {
@@ -142,11 +142,12 @@ void PostcopyDestination::UrgentLoop() {
       Install(h.a, buf.data());
     }
   } catch (const std::exception& e) {
-    if (!stop_.load()) {
+    if (!stop_.load() && !ending_.load()) {
       std::lock_guard lock(mutex_);
       if (urgent_error_.empty()) urgent_error_ = e.what();
     }
   }
+  urgent_done_ = true;
 }
 
 void PostcopyDestination::Finish() {
@@ -162,11 +163,15 @@ void PostcopyDestination::Finish() {
     }
     ::usleep(1000);
   }
-  stop_ = true;
+  ending_ = true;
   {
     std::lock_guard lock(urgent_send_);
     urgent_.Send(Msg::kEnd);
   }
+  // Shutting the channel down at once would break the source's replies to requests the push
+  // made redundant (EPIPE there): read them until the source closes, 10 s at most.
+  const int64_t drain_deadline = MonoNs() + 10'000'000'000;
+  while (!urgent_done_.load() && MonoNs() < drain_deadline) ::usleep(1000);
   Stop();
 }
 

@@ -53,6 +53,10 @@ class PostcopyDestination {
   std::atomic<bool> started_{false};
   uint64_t discarded_ = 0;
   std::atomic<bool> stop_{false};
+  // Set once the destination sent kEnd: the source then closes the urgent channel, and the
+  // replies to redundant requests still in flight are read and dropped until that EOF.
+  std::atomic<bool> ending_{false};
+  std::atomic<bool> urgent_done_{false};
   Channel urgent_;
   std::mutex urgent_send_;
   std::thread fault_thread_, urgent_thread_;
