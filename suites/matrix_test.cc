@@ -17,7 +17,7 @@ class Matrix : public MigrationTestWithParam<Scenario> {};
 TEST_P(Matrix, CompletesAndVerifies) {
   RunResult run = Migrate(GetParam());
   ASSERT_TRUE(run.migration);
-  EXPECT_EQ(run.migration->status, Status::kCompleted) << run.migration->error.value_or("");
+  EXPECT_EQ(ToString(run.migration->status), "completed") << run.migration->error.value_or("");
   EXPECT_THAT(run.migration, MemoryVerified());
   EXPECT_THAT(run.migration, MaxDowntime(Lt(1s)));
   EXPECT_THAT(run.probe, GuestBlackout(Lt(2s)));

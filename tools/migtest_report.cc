@@ -8,20 +8,20 @@
 // request latency, guest blackout, verdict. It reads result.json's documented keys (a public
 // contract: never renamed), so it also reads files written by older versions. Exit code 0 when
 // every test passed (or was skipped), 1 when one failed, 2 on bad input.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <boost/property_tree/ptree.hpp>
-#include <boost/property_tree/xml_parser.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -51,6 +51,9 @@ void ReadJunit(const fs::path& file, std::map<std::string, Verdict>& out) {
       if (result == "skipped" || tc.get<std::string>("<xmlattr>.status", "") == "notrun" ||
           tc.get_child_optional("skipped")) {
         v.text = "SKIP";
+      }
+      if (auto skipped = tc.get_child_optional("skipped")) {
+        v.first_failure = skipped->get<std::string>("<xmlattr>.message", "");
       }
       for (const auto& [ftag, failure] : tc) {
         if (ftag == "failure" || ftag == "error") {
@@ -103,9 +106,10 @@ Row ReadResult(const fs::path& file, const fs::path& root) {
   const json m = j.value("migration", json::object());
   row.downtime = Ms(Number(m, "/downtime_ms"_json_pointer));
   row.total = Ms(Number(m, "/total_time_ms"_json_pointer));
-  row.iterations = m.contains("iterations") && m["iterations"].is_array() && !m["iterations"].empty()
-                       ? std::to_string(m["iterations"].size())
-                       : "-";
+  row.iterations =
+      m.contains("iterations") && m["iterations"].is_array() && !m["iterations"].empty()
+          ? std::to_string(m["iterations"].size())
+          : "-";
   std::optional<double> worst;
   auto consider = [&](std::optional<double> v) {
     if (v && (!worst || *v > *worst)) worst = v;
@@ -135,7 +139,8 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
     std::string name = e.path().filename().string();
-    if (name == "result.json" || (name.rfind("result-", 0) == 0 && e.path().extension() == ".json")) {
+    if (name == "result.json" ||
+        (name.rfind("result-", 0) == 0 && e.path().extension() == ".json")) {
       results.push_back(e.path());
     }
     if (junit.empty() && e.path().extension() == ".xml") junit.push_back(e.path());
@@ -146,7 +151,8 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
     try {
       ReadJunit(x, verdicts);
     } catch (const std::exception& e) {
-      std::cerr << "migtest-report: " << x.string() << ": not a JUnit XML file: " << e.what() << "\n";
+      std::cerr << "migtest-report: " << x.string() << ": not a JUnit XML file: " << e.what()
+                << "\n";
       return 2;
     }
   }
@@ -166,19 +172,18 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
   }
   // Tests with a verdict but no result.json (failed before migrating, or no migration at all).
   for (const auto& [id, v] : verdicts) {
-    bool seen = std::any_of(rows.begin(), rows.end(), [&](const Row& r) {
-      return r.test.substr(0, r.test.find(' ')) == id;
-    });
+    bool seen = std::any_of(rows.begin(), rows.end(),
+                            [&](const Row& r) { return r.test.substr(0, r.test.find(' ')) == id; });
     if (!seen) rows.push_back({id, "-", "-", "-", "-", "-", "-", "no result.json", v.text, {}});
   }
-  const std::vector<std::string> head = {"test",       "downtime", "total",    "iters",
-                                         "worst stall", "p99 postcopy", "blackout", "status",
-                                         "verdict"};
+  const std::vector<std::string> head = {"test",     "downtime",    "total",
+                                         "iters",    "worst stall", "p99 postcopy",
+                                         "blackout", "status",      "verdict"};
   std::vector<size_t> w(head.size());
   for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
   auto cells = [](const Row& r) {
-    return std::vector<std::string>{r.test,  r.downtime, r.total,    r.iterations, r.stall,
-                                    r.p99,   r.blackout, r.status,   r.verdict};
+    return std::vector<std::string>{r.test, r.downtime, r.total,  r.iterations, r.stall,
+                                    r.p99,  r.blackout, r.status, r.verdict};
   };
   for (const auto& r : rows) {
     auto c = cells(r);
@@ -206,6 +211,16 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
                            failed, skipped);
   if (bad) std::cout << fmt::format(", {} unreadable result files", bad);
   std::cout << "\n";
+  // Why tests were skipped, once per distinct reason.
+  std::map<std::string, int> skip_reasons;
+  for (const auto& [id, v] : verdicts) {
+    if (v.text == "SKIP") ++skip_reasons[v.first_failure];
+  }
+  for (const auto& [reason, n] : skip_reasons) {
+    std::string why = reason;
+    std::replace(why.begin(), why.end(), '\n', ' ');
+    std::cout << fmt::format("SKIP ({} tests): {}\n", n, why.empty() ? "no reason given" : why);
+  }
   for (const auto& [id, v] : verdicts) {
     if (v.text == "FAIL") {
       std::string msg = v.first_failure.substr(0, 400);

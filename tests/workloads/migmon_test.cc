@@ -255,7 +255,7 @@ TEST_F(MigmonTest, VmPrecopyAndPostcopyOnOneSocket) {
   EXPECT_EQ(d.migration->status, Status::kCompleted);
   EXPECT_TRUE(d.migration->postcopy_latency->reported_p50.has_value());
   EXPECT_TRUE(d.migration->postcopy_latency->reported_p99.has_value());
-  EXPECT_GT(d.migration->postcopy_latency->reported_count.value_or(0), 10u);
+  EXPECT_GT(d.migration->postcopy_latency->Count(), 10u);
   // What the source sent is what the destination received.
   EXPECT_EQ(src.migration->bytes.at("transferred"), d.migration->bytes.at("received"));
 }
@@ -281,7 +281,7 @@ TEST_F(MigmonTest, VmUrgentChannelAndSizeBound) {
   EXPECT_EQ(d.migration->pages.at("precopy"), 65536u);
   EXPECT_EQ(d.migration->config.at("urgent_channel"), "true");
   ASSERT_TRUE(d.migration->postcopy_latency);
-  EXPECT_GT(d.migration->postcopy_latency->reported_count.value_or(0), 0u);
+  EXPECT_GT(d.migration->postcopy_latency->Count(), 0u);
 }
 
 TEST_F(MigmonTest, VmPostcopyOnly) {

@@ -23,6 +23,7 @@ constexpr Subcommand kSubcommands[] = {
      "HOST INTERVAL_MS LOG: the prober (as client_rr); HOST [INTERVAL_MS]: one-way sender"},
     {"server", migtest::RunServerOneWay, "one-way UDP receiver: logs gaps between packets"},
     {"vm", migtest::RunVm, "emulate precopy/postcopy migration streams over TCP"},
+    {"migrate", migtest::RunMigrate, "the embedded migration engine (-d destination, -s source)"},
 };
 
 void PrintUsage(std::FILE* out) {

@@ -14,5 +14,6 @@ int RunClientRr(int argc, char** argv);
 int RunServerOneWay(int argc, char** argv);
 int RunClientOneWay(int argc, char** argv);
 int RunVm(int argc, char** argv);
+int RunMigrate(int argc, char** argv);  // the embedded migration engine (engine/)
 
 }  // namespace migtest

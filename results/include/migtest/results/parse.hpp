@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "migtest/results/model.hpp"
 
@@ -50,5 +51,12 @@ RunResult Parse(std::istream& in, Format format, std::string_view source_name);
 
 // Opens and parses a file. Throws ParseError (also when it cannot be opened).
 RunResult ParseFile(const std::filesystem::path& path, Format format = Format::kAuto);
+
+// A log may hold several runs (the QEMU debug text of a patch series does; so do JSON lines of
+// several result.json documents). These return each; Parse/ParseFile return the first.
+// Formats that describe one migration give one RunResult.
+std::vector<RunResult> ParseRuns(std::istream& in, Format format, std::string_view source_name);
+std::vector<RunResult> ParseFileRuns(const std::filesystem::path& path,
+                                     Format format = Format::kAuto);
 
 }  // namespace migtest

@@ -1,0 +1,418 @@
+#include "migtest/matchers.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace migtest {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+std::string FormatName(const MigrationResult& m) { return std::string(ToString(m.format)); }
+
+// "which has no downtime figure (format tlmz reported none)"
+std::string Missing(const MigrationResult& m, std::string_view what) {
+  std::string s = fmt::format("which has no {} (format {} reported none", what, FormatName(m));
+  if (m.status != Status::kCompleted) {
+    s += fmt::format("; status {}", ToString(m.status));
+    if (m.error) s += fmt::format(": {}", *m.error);
+  }
+  return s + ")";
+}
+
+std::string Breakdown(const std::vector<Phase>& phases) {
+  std::string s;
+  for (const Phase& p : phases) {
+    if (!s.empty()) s += ", ";
+    s += fmt::format("{}={}", p.name, FormatDuration(p.duration));
+  }
+  return s;
+}
+
+double Mean(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+std::string Number(double v) {
+  if (std::abs(v - std::round(v)) < 1e-9) return fmt::format("{:.0f}", v);
+  return fmt::format("{:.1f}", v);
+}
+
+}  // namespace
+
+std::string FormatDuration(Duration d) {
+  const auto us = d.count();
+  if (us < 0) return "-" + FormatDuration(-d);
+  if (us < 1000) return fmt::format("{}us", us);
+  if (us % 1000 == 0) return fmt::format("{}ms", us / 1000);
+  return fmt::format("{:.1f}ms", static_cast<double>(us) / 1000.0);
+}
+
+std::string Summary(const MigrationResult& m) {
+  std::string s = std::string(ToString(m.status));
+  if (m.total_time) s += fmt::format(" in {}", FormatDuration(*m.total_time));
+  if (m.error) s += fmt::format(" ({})", *m.error);
+  s += fmt::format(", downtime {}", m.downtime ? FormatDuration(*m.downtime) : "unknown");
+  if (!m.iterations.empty()) s += fmt::format(", {} iterations", m.iterations.size());
+  if (m.converged) s += *m.converged ? ", converged" : ", not converged";
+  if (m.verified) s += *m.verified ? ", memory verified" : ", MEMORY NOT VERIFIED";
+  return fmt::format("{} [{}]", s, ToString(m.format));
+}
+
+std::string Summary(const ProbeResult& p) {
+  std::string s = "probe:";
+  if (p.sent) s += fmt::format(" {} sent", *p.sent);
+  if (p.lost) s += fmt::format(", {} lost", *p.lost);
+  if (p.longest_blackout)
+    s += fmt::format(", longest blackout {}", FormatDuration(*p.longest_blackout));
+  if (p.max_latency) s += fmt::format(", max latency {}", FormatDuration(*p.max_latency));
+  if (s == "probe:") s += " no figures";
+  return s;
+}
+
+std::string Summary(const DirtyResult& d) {
+  std::string s = "dirtier:";
+  if (d.pattern) s += " " + *d.pattern;
+  if (d.requested_mib_s) s += fmt::format(" at {} MiB/s", Number(*d.requested_mib_s));
+  if (!d.rate_mib_s.empty()) {
+    s += fmt::format(", achieved {} MiB/s over {}s", Number(Mean(d.rate_mib_s)),
+                     d.rate_mib_s.size());
+  }
+  if (d.verify_errors && *d.verify_errors > 0) {
+    s += fmt::format(", {} corrupted pages", *d.verify_errors);
+  }
+  return s;
+}
+
+std::string Summary(const RunResult& r) {
+  std::string s = r.test ? *r.test : r.source;
+  if (r.migration) s += "; " + Summary(*r.migration);
+  if (r.probe) s += "; " + Summary(*r.probe);
+  if (r.dirty) s += "; " + Summary(*r.dirty);
+  return s;
+}
+
+void PrintTo(const MigrationResult& m, std::ostream* os) { *os << Summary(m); }
+void PrintTo(const ProbeResult& p, std::ostream* os) { *os << Summary(p); }
+void PrintTo(const DirtyResult& d, std::ostream* os) { *os << Summary(d); }
+void PrintTo(const RunResult& r, std::ostream* os) { *os << Summary(r); }
+
+namespace internal {
+
+FigureSpec<MigrationResult, Duration> DowntimeSpec() {
+  return {"max downtime", [](const MigrationResult& m) { return m.downtime; },
+          [](const MigrationResult& m, const Duration& d) {
+            std::string s = "whose downtime is " + FormatDuration(d);
+            if (!m.downtime_breakdown.empty()) s += " (" + Breakdown(m.downtime_breakdown) + ")";
+            return s;
+          },
+          [](const MigrationResult& m) { return Missing(m, "downtime figure"); }};
+}
+
+FigureSpec<MigrationResult, Duration> DowntimePhaseSpec(std::string phase) {
+  return {fmt::format("downtime phase {}", phase),
+          [phase](const MigrationResult& m) -> std::optional<Duration> {
+            for (const Phase& p : m.downtime_breakdown) {
+              if (p.name == phase) return p.duration;
+            }
+            return std::nullopt;
+          },
+          [phase](const MigrationResult& m, const Duration& d) {
+            std::string s = fmt::format("whose downtime phase {} is {}", phase, FormatDuration(d));
+            if (m.downtime) s += fmt::format(" of {}", FormatDuration(*m.downtime));
+            return s;
+          },
+          [phase](const MigrationResult& m) {
+            if (m.downtime_breakdown.empty()) return Missing(m, "downtime breakdown");
+            std::string names;
+            for (const Phase& p : m.downtime_breakdown)
+              names += (names.empty() ? "" : ", ") + p.name;
+            return fmt::format("which has no downtime phase named {} (phases: {})", phase, names);
+          }};
+}
+
+FigureSpec<MigrationResult, Duration> TotalTimeSpec() {
+  return {"total migration time", [](const MigrationResult& m) { return m.total_time; },
+          [](const MigrationResult&, const Duration& d) {
+            return "whose total migration time is " + FormatDuration(d);
+          },
+          [](const MigrationResult& m) { return Missing(m, "total migration time"); }};
+}
+
+FigureSpec<MigrationResult, Duration> SetupTimeSpec() {
+  return {"setup time", [](const MigrationResult& m) { return m.setup_time; },
+          [](const MigrationResult&, const Duration& d) {
+            return "whose setup time is " + FormatDuration(d);
+          },
+          [](const MigrationResult& m) { return Missing(m, "setup time"); }};
+}
+
+FigureSpec<MigrationResult, size_t> IterationsSpec() {
+  return {"iteration count",
+          [](const MigrationResult& m) -> std::optional<size_t> {
+            if (m.iterations.empty()) return std::nullopt;
+            return m.iterations.size();
+          },
+          [](const MigrationResult&, const size_t& n) {
+            return fmt::format("which has {} iteration{}", n, n == 1 ? "" : "s");
+          },
+          [](const MigrationResult& m) { return Missing(m, "iterations"); }};
+}
+
+FigureSpec<MigrationResult, double> BandwidthSpec() {
+  return {"average bandwidth in MiB/s",
+          [](const MigrationResult& m) -> std::optional<double> {
+            if (!m.bandwidth_mib_s.empty()) return Mean(m.bandwidth_mib_s);
+            std::vector<double> per_iteration;
+            for (const Iteration& it : m.iterations) {
+              if (it.bandwidth_mib_s) per_iteration.push_back(*it.bandwidth_mib_s);
+            }
+            if (per_iteration.empty()) return std::nullopt;
+            return Mean(per_iteration);
+          },
+          [](const MigrationResult& m, const double& v) {
+            if (!m.bandwidth_mib_s.empty()) {
+              return fmt::format("whose average bandwidth is {} MiB/s over {} per-second samples",
+                                 Number(v), m.bandwidth_mib_s.size());
+            }
+            return fmt::format("whose average bandwidth is {} MiB/s over its iterations",
+                               Number(v));
+          },
+          [](const MigrationResult& m) { return Missing(m, "bandwidth figures"); }};
+}
+
+FigureSpec<MigrationResult, Duration> PostcopyLatencySpec(LatencySelector which) {
+  auto name = [which]() -> std::string {
+    switch (which.kind) {
+      case LatencySelector::Kind::kAverage:
+        return "average";
+      case LatencySelector::Kind::kMax:
+        return "max";
+      case LatencySelector::Kind::kPercentile:
+        break;
+    }
+    return "p" + Number(which.percentile);
+  };
+  auto estimate =
+      [which](const LatencyDistribution& d) -> std::optional<LatencyDistribution::Estimate> {
+    switch (which.kind) {
+      case LatencySelector::Kind::kAverage:
+        if (auto a = d.Average()) return LatencyDistribution::Estimate{*a, *a, *a, true};
+        return std::nullopt;
+      case LatencySelector::Kind::kMax:
+        if (!d.samples.empty() || d.reported_max) {
+          auto m = *d.Max();
+          return LatencyDistribution::Estimate{m, m, m, true};
+        }
+        return d.Percentile(100);
+      case LatencySelector::Kind::kPercentile:
+        break;
+    }
+    return d.Percentile(which.percentile);
+  };
+  return {name() + " postcopy latency",
+          [estimate](const MigrationResult& m) -> std::optional<Duration> {
+            if (!m.postcopy_latency) return std::nullopt;
+            auto e = estimate(*m.postcopy_latency);
+            if (!e) return std::nullopt;
+            return e->value;
+          },
+          [estimate, name](const MigrationResult& m, const Duration& v) {
+            const LatencyDistribution& d = *m.postcopy_latency;
+            std::string s =
+                fmt::format("whose {} postcopy latency is {}", name(), FormatDuration(v));
+            if (uint64_t n = d.Count(); n > 0) s += fmt::format(" over {} requests", n);
+            auto e = estimate(d);
+            if (e && !e->exact) {
+              if (e->upper_bound) {
+                s += fmt::format(" (histogram bucket bound; true value in [{}, {}))",
+                                 FormatDuration(e->lower_bound), FormatDuration(*e->upper_bound));
+              } else {
+                s += fmt::format(" (open histogram bucket; true value ≥ {})",
+                                 FormatDuration(e->lower_bound));
+              }
+            }
+            return s;
+          },
+          [name](const MigrationResult& m) {
+            if (m.postcopy_latency) {
+              return Missing(m, fmt::format("{} postcopy latency figure", name()));
+            }
+            return Missing(m, "postcopy latency figures");
+          }};
+}
+
+FigureSpec<ProbeResult, Duration> BlackoutSpec() {
+  return {"guest blackout", [](const ProbeResult& p) { return p.longest_blackout; },
+          [](const ProbeResult& p, const Duration& d) {
+            std::string s = "whose longest blackout is " + FormatDuration(d);
+            std::vector<std::string> ctx;
+            if (p.sent) {
+              ctx.push_back(p.interval ? fmt::format("{} probes sent every {}", *p.sent,
+                                                     FormatDuration(*p.interval))
+                                       : fmt::format("{} probes sent", *p.sent));
+            }
+            if (p.lost) ctx.push_back(fmt::format("{} lost", *p.lost));
+            if (!ctx.empty()) s += " (" + fmt::format("{}", fmt::join(ctx, ", ")) + ")";
+            return s;
+          },
+          [](const ProbeResult& p) {
+            if (p.max_latency) {
+              return fmt::format("which has no blackout figure (only a max latency of {})",
+                                 FormatDuration(*p.max_latency));
+            }
+            return std::string("which has no blackout figure");
+          }};
+}
+
+FigureSpec<ProbeResult, uint64_t> PacketsLostSpec() {
+  return {"lost probe count", [](const ProbeResult& p) { return p.lost; },
+          [](const ProbeResult& p, const uint64_t& n) {
+            if (p.sent) return fmt::format("which lost {} of {} probes", n, *p.sent);
+            return fmt::format("which lost {} probes", n);
+          },
+          [](const ProbeResult&) { return std::string("which has no loss figure"); }};
+}
+
+FigureSpec<DirtyResult, double> DirtyRateSpec() {
+  return {
+      "achieved dirty rate in MiB/s",
+      [](const DirtyResult& d) -> std::optional<double> {
+        if (d.rate_mib_s.empty()) return std::nullopt;
+        return Mean(d.rate_mib_s);
+      },
+      [](const DirtyResult& d, const double& v) {
+        std::string s = fmt::format("whose achieved dirty rate is {} MiB/s over {} seconds",
+                                    Number(v), d.rate_mib_s.size());
+        if (d.requested_mib_s)
+          s += fmt::format(" (requested {} MiB/s)", Number(*d.requested_mib_s));
+        return s;
+      },
+      [](const DirtyResult&) { return std::string("which has no per-second dirty rate figures"); }};
+}
+
+FigureSpec<RunResult, Duration> DowntimeGapSpec() {
+  return {"guest blackout beyond the reported downtime",
+          [](const RunResult& r) -> std::optional<Duration> {
+            if (!r.migration || !r.migration->downtime || !r.probe || !r.probe->longest_blackout) {
+              return std::nullopt;
+            }
+            return *r.probe->longest_blackout - *r.migration->downtime;
+          },
+          [](const RunResult& r, const Duration& gap) {
+            return fmt::format("whose guest blackout {} exceeds the reported downtime {} by {}",
+                               FormatDuration(*r.probe->longest_blackout),
+                               FormatDuration(*r.migration->downtime), FormatDuration(gap));
+          },
+          [](const RunResult& r) {
+            if (!r.migration) return std::string("which has no migration result");
+            if (!r.migration->downtime) return Missing(*r.migration, "downtime figure");
+            if (!r.probe) return std::string("which has no probe result");
+            return std::string("which has no guest blackout figure");
+          }};
+}
+
+CheckSpec<MigrationResult> NoIterationStallAboveSpec(Duration limit) {
+  const std::string lim = FormatDuration(limit);
+  return {"has no iteration stall above " + lim, "has an iteration stall above " + lim,
+          [limit, lim](const MigrationResult& m, std::string* why) {
+            std::optional<Duration> worst;
+            std::string culprit;
+            const size_t n = m.iterations.size();
+            for (const Iteration& it : m.iterations) {
+              if (it.sync_time && (!worst || *it.sync_time > *worst)) {
+                worst = it.sync_time;
+                culprit = fmt::format("iteration {} of {} stalled {} in dirty-bitmap sync",
+                                      it.index, n, FormatDuration(*it.sync_time));
+              }
+            }
+            for (const Stall& s : m.stalls) {
+              if (!worst || s.duration > *worst) {
+                worst = s.duration;
+                culprit = fmt::format("section {}", s.section);
+                if (s.section_id) culprit += fmt::format(" (id {})", *s.section_id);
+                culprit += fmt::format(" stalled {}", FormatDuration(s.duration));
+                if (s.count)
+                  culprit += fmt::format(", {} time{}", *s.count, *s.count == 1 ? "" : "s");
+              }
+            }
+            if (!worst) {
+              *why = Missing(m, "iteration sync times or stalls");
+              return false;
+            }
+            if (*worst > limit) {
+              *why = fmt::format("{} (limit {})", culprit, lim);
+              return false;
+            }
+            *why = fmt::format("whose worst stall is {}: {}", FormatDuration(*worst), culprit);
+            return true;
+          }};
+}
+
+CheckSpec<MigrationResult> ConvergedSpec() {
+  return {
+      "converged (completed without being forced to stop)",
+      "did not converge (failed, or forced to stop at the iteration cap)",
+      [](const MigrationResult& m, std::string* why) {
+        const std::string iters =
+            m.iterations.empty() ? "" : fmt::format(" after {} iterations", m.iterations.size());
+        if (m.status != Status::kCompleted) {
+          *why = fmt::format("which did not complete (status {}{})", ToString(m.status),
+                             m.error ? ": " + *m.error : "");
+          return false;
+        }
+        if (m.converged == false) {
+          *why = "which completed" + iters + " only because it was forced to stop (not converged)";
+          return false;
+        }
+        if (!m.converged) {
+          *why = fmt::format("which completed{} (format {} does not report convergence)", iters,
+                             FormatName(m));
+          return true;
+        }
+        *why = "which converged" + iters;
+        return true;
+      }};
+}
+
+CheckSpec<MigrationResult> MemoryVerifiedSpec() {
+  return {"has destination memory verified equal to the source's",
+          "does not have destination memory verified equal to the source's",
+          [](const MigrationResult& m, std::string* why) {
+            if (!m.verified) {
+              *why = Missing(m, "memory verification");
+              return false;
+            }
+            if (!*m.verified) {
+              *why = "whose destination memory did not verify";
+              if (m.error) *why += ": " + *m.error;
+              return false;
+            }
+            *why = "whose destination memory verified";
+            return true;
+          }};
+}
+
+bool NearMatcher::MatchAndExplain(double x, testing::MatchResultListener* listener) const {
+  const double off = target_ == 0 ? std::abs(x) : std::abs(x - target_) / std::abs(target_);
+  if (listener->IsInterested()) {
+    *listener << fmt::format("which is {:.1f}% off", off * 100.0);
+  }
+  return off <= relative_;
+}
+
+void NearMatcher::DescribeTo(std::ostream* os) const {
+  *os << fmt::format("is within {}% of {}", Number(relative_ * 100.0), Number(target_));
+}
+
+void NearMatcher::DescribeNegationTo(std::ostream* os) const {
+  *os << fmt::format("isn't within {}% of {}", Number(relative_ * 100.0), Number(target_));
+}
+
+}  // namespace internal
+}  // namespace migtest

@@ -1,0 +1,355 @@
+#include "migtest/results/json.hpp"
+
+#include <string>
+
+namespace migtest {
+namespace {
+
+using json = nlohmann::json;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+// A duration goes out twice: `<key>_ms` (the contract, rounded down) and `<key>_us` (so that a
+// round trip keeps microseconds). Reading prefers `_us`.
+void PutDuration(json& j, const std::string& key, Duration d) {
+  j[key + "_ms"] = duration_cast<milliseconds>(d).count();
+  j[key + "_us"] = d.count();
+}
+
+void PutDuration(json& j, const std::string& key, const std::optional<Duration>& d) {
+  if (d) PutDuration(j, key, *d);
+}
+
+std::optional<Duration> GetDuration(const json& j, const std::string& key) {
+  if (auto it = j.find(key + "_us"); it != j.end() && !it->is_null()) {
+    return Duration(it->get<Duration::rep>());
+  }
+  if (auto it = j.find(key + "_ms"); it != j.end() && !it->is_null()) {
+    if (it->is_number_float()) {
+      return Duration(static_cast<Duration::rep>(it->get<double>() * 1000.0));
+    }
+    return duration_cast<Duration>(milliseconds(it->get<milliseconds::rep>()));
+  }
+  return std::nullopt;
+}
+
+Duration RequireDuration(const json& j, const std::string& key) {
+  auto d = GetDuration(j, key);
+  if (!d) throw json::out_of_range::create(403, "key '" + key + "_ms' not found", &j);
+  return *d;
+}
+
+template <typename T>
+void Put(json& j, const char* key, const std::optional<T>& v) {
+  if (v) j[key] = *v;
+}
+
+template <typename T>
+void Get(const json& j, const char* key, std::optional<T>& v) {
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = it->get<T>();
+}
+
+template <typename T>
+void Get(const json& j, const char* key, std::vector<T>& v) {
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = it->get<std::vector<T>>();
+}
+
+template <typename T>
+void Get(const json& j, const char* key, T& v) {
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = it->get<T>();
+}
+
+}  // namespace
+
+void to_json(json& j, const Phase& v) {
+  j = json{{"phase", v.name},
+           {"ms", duration_cast<milliseconds>(v.duration).count()},
+           {"us", v.duration.count()}};
+}
+
+void from_json(const json& j, Phase& v) {
+  v.name = j.at("phase").get<std::string>();
+  if (auto it = j.find("us"); it != j.end()) {
+    v.duration = Duration(it->get<Duration::rep>());
+  } else {
+    v.duration = duration_cast<Duration>(milliseconds(j.at("ms").get<milliseconds::rep>()));
+  }
+}
+
+void to_json(json& j, const Iteration& v) {
+  j = json{{"index", v.index}};
+  PutDuration(j, "start", v.start);
+  PutDuration(j, "duration", v.duration);
+  Put(j, "pages_sent", v.pages_sent);
+  Put(j, "pages_dirtied", v.pages_dirtied);
+  Put(j, "bytes_sent", v.bytes_sent);
+  if (v.sync_time) {
+    j["sync_ms"] = duration_cast<milliseconds>(*v.sync_time).count();
+    j["sync_us"] = v.sync_time->count();
+  }
+  Put(j, "io_count", v.io_count);
+  Put(j, "progress", v.progress);
+  Put(j, "bandwidth_mib_s", v.bandwidth_mib_s);
+  PutDuration(j, "est_downtime", v.est_downtime);
+  Put(j, "remaining_bytes", v.remaining_bytes);
+}
+
+void from_json(const json& j, Iteration& v) {
+  v = Iteration{};
+  v.index = j.at("index").get<int>();
+  v.start = GetDuration(j, "start");
+  v.duration = GetDuration(j, "duration");
+  Get(j, "pages_sent", v.pages_sent);
+  Get(j, "pages_dirtied", v.pages_dirtied);
+  Get(j, "bytes_sent", v.bytes_sent);
+  v.sync_time = GetDuration(j, "sync");
+  Get(j, "io_count", v.io_count);
+  Get(j, "progress", v.progress);
+  Get(j, "bandwidth_mib_s", v.bandwidth_mib_s);
+  v.est_downtime = GetDuration(j, "est_downtime");
+  Get(j, "remaining_bytes", v.remaining_bytes);
+}
+
+void to_json(json& j, const Stall& v) {
+  j = json{{"section", v.section}};
+  Put(j, "section_id", v.section_id);
+  PutDuration(j, "duration", v.duration);
+  Put(j, "count", v.count);
+}
+
+void from_json(const json& j, Stall& v) {
+  v = Stall{};
+  v.section = j.at("section").get<std::string>();
+  Get(j, "section_id", v.section_id);
+  v.duration = RequireDuration(j, "duration");
+  Get(j, "count", v.count);
+}
+
+// Latency distributions are in microseconds throughout (`postcopy_latency_us`, `rtt_us`), so the
+// figures inside carry no unit suffix.
+void to_json(json& j, const LatencyDistribution& v) {
+  j = json::object();
+  const uint64_t count = v.Count();
+  if (count > 0 || v.reported_count) j["count"] = v.reported_count.value_or(count);
+  auto put = [&j](const char* key, const std::optional<Duration>& d) {
+    if (d) j[key] = d->count();
+  };
+  put("min", v.samples.empty() ? v.reported_min : v.Min());
+  put("avg", v.Average());
+  put("max", v.samples.empty() ? v.reported_max : v.Max());
+  put("mdev", v.reported_mdev);
+  if (!v.samples.empty()) {
+    put("p50", v.Percentile(50)->value);
+    put("p99", v.Percentile(99)->value);
+  } else {
+    put("p50", v.reported_p50);
+    put("p99", v.reported_p99);
+  }
+  if (!v.samples.empty()) {
+    json samples = json::array();
+    for (Duration d : v.samples) samples.push_back(d.count());
+    j["samples_us"] = std::move(samples);
+  }
+  if (!v.histogram.empty()) {
+    json buckets = json::array();
+    for (const auto& b : v.histogram) {
+      json bucket{{"ge_us", b.lower.count()}, {"count", b.count}};
+      bucket["le_us"] = b.upper ? json(b.upper->count()) : json(nullptr);
+      buckets.push_back(std::move(bucket));
+    }
+    j["histogram"] = std::move(buckets);
+  }
+}
+
+void from_json(const json& j, LatencyDistribution& v) {
+  v = LatencyDistribution{};
+  if (auto it = j.find("samples_us"); it != j.end()) {
+    for (const auto& s : *it) v.samples.emplace_back(s.get<Duration::rep>());
+  }
+  if (auto it = j.find("histogram"); it != j.end()) {
+    for (const auto& b : *it) {
+      LatencyDistribution::Bucket bucket;
+      bucket.count = b.at("count").get<uint64_t>();
+      if (auto le = b.find("le_us"); le != b.end() && !le->is_null()) {
+        bucket.upper = Duration(le->get<Duration::rep>());
+      }
+      bucket.lower = Duration(b.value("ge_us", Duration::rep{0}));
+      v.histogram.push_back(bucket);
+    }
+  }
+  if (v.samples.empty()) {
+    // Summary figures are derived from samples when those exist; otherwise they are what a tool
+    // reported and must come back as such.
+    auto get = [&j](const char* key, std::optional<Duration>& d) {
+      if (auto it = j.find(key); it != j.end() && !it->is_null()) {
+        d = Duration(it->get<Duration::rep>());
+      }
+    };
+    get("min", v.reported_min);
+    get("avg", v.reported_avg);
+    get("max", v.reported_max);
+    get("p50", v.reported_p50);
+    get("p99", v.reported_p99);
+    if (v.histogram.empty()) Get(j, "count", v.reported_count);
+  }
+  if (auto it = j.find("mdev"); it != j.end() && !it->is_null()) {
+    v.reported_mdev = Duration(it->get<Duration::rep>());
+  }
+}
+
+void to_json(json& j, const MigrationResult& v) {
+  j = json{{"format", ToString(v.format)}, {"status", ToString(v.status)}};
+  Put(j, "error", v.error);
+  Put(j, "converged", v.converged);
+  Put(j, "verified", v.verified);
+  PutDuration(j, "total_time", v.total_time);
+  PutDuration(j, "downtime", v.downtime);
+  PutDuration(j, "downtime_goal", v.downtime_goal);
+  PutDuration(j, "setup_time", v.setup_time);
+  PutDuration(j, "expected_downtime", v.expected_downtime);
+  PutDuration(j, "stop_resume_gap", v.stop_resume_gap);
+  PutDuration(j, "downtime_uncertainty", v.downtime_uncertainty);
+  if (!v.downtime_breakdown.empty()) j["downtime_breakdown"] = v.downtime_breakdown;
+  if (!v.iterations.empty()) j["iterations"] = v.iterations;
+  if (!v.stalls.empty()) j["stalls"] = v.stalls;
+  if (v.postcopy_latency) j["postcopy_latency_us"] = *v.postcopy_latency;
+  PutDuration(j, "postcopy_blocktime", v.postcopy_blocktime);
+  if (!v.bandwidth_mib_s.empty()) j["bandwidth_mib_s"] = v.bandwidth_mib_s;
+  if (!v.pages.empty()) j["pages"] = v.pages;
+  if (!v.bytes.empty()) j["bytes"] = v.bytes;
+  if (!v.config.empty()) j["config"] = v.config;
+}
+
+void from_json(const json& j, MigrationResult& v) {
+  v = MigrationResult{};
+  if (auto it = j.find("format"); it != j.end()) {
+    auto name = it->get<std::string>();
+    auto f = FormatFromString(name);
+    if (!f) throw json::other_error::create(501, "unknown format '" + name + "'", &j);
+    v.format = *f;
+  }
+  auto status = j.at("status").get<std::string>();
+  auto s = StatusFromString(status);
+  if (!s) throw json::other_error::create(501, "unknown status '" + status + "'", &j);
+  v.status = *s;
+  Get(j, "error", v.error);
+  Get(j, "converged", v.converged);
+  Get(j, "verified", v.verified);
+  v.total_time = GetDuration(j, "total_time");
+  v.downtime = GetDuration(j, "downtime");
+  v.downtime_goal = GetDuration(j, "downtime_goal");
+  v.setup_time = GetDuration(j, "setup_time");
+  v.expected_downtime = GetDuration(j, "expected_downtime");
+  v.stop_resume_gap = GetDuration(j, "stop_resume_gap");
+  v.downtime_uncertainty = GetDuration(j, "downtime_uncertainty");
+  Get(j, "downtime_breakdown", v.downtime_breakdown);
+  Get(j, "iterations", v.iterations);
+  Get(j, "stalls", v.stalls);
+  Get(j, "postcopy_latency_us", v.postcopy_latency);
+  v.postcopy_blocktime = GetDuration(j, "postcopy_blocktime");
+  Get(j, "bandwidth_mib_s", v.bandwidth_mib_s);
+  Get(j, "pages", v.pages);
+  Get(j, "bytes", v.bytes);
+  Get(j, "config", v.config);
+}
+
+void to_json(json& j, const Spike& v) {
+  j = json{{"t_s", v.t_s}};
+  PutDuration(j, "delay", v.delay);
+}
+
+void from_json(const json& j, Spike& v) {
+  v.t_s = j.at("t_s").get<int64_t>();
+  v.delay = RequireDuration(j, "delay");
+}
+
+void to_json(json& j, const ProbeResult& v) {
+  j = json::object();
+  PutDuration(j, "interval", v.interval);
+  Put(j, "sent", v.sent);
+  Put(j, "received", v.received);
+  Put(j, "lost", v.lost);
+  PutDuration(j, "longest_blackout", v.longest_blackout);
+  PutDuration(j, "max_latency", v.max_latency);
+  Put(j, "pipe", v.pipe);
+  if (!v.rtt.empty()) j["rtt_us"] = v.rtt;
+  if (!v.spikes.empty()) j["spikes"] = v.spikes;
+}
+
+void from_json(const json& j, ProbeResult& v) {
+  v = ProbeResult{};
+  v.interval = GetDuration(j, "interval");
+  Get(j, "sent", v.sent);
+  Get(j, "received", v.received);
+  Get(j, "lost", v.lost);
+  v.longest_blackout = GetDuration(j, "longest_blackout");
+  v.max_latency = GetDuration(j, "max_latency");
+  Get(j, "pipe", v.pipe);
+  Get(j, "rtt_us", v.rtt);
+  Get(j, "spikes", v.spikes);
+}
+
+void to_json(json& j, const DirtyResult& v) {
+  j = json::object();
+  Put(j, "pattern", v.pattern);
+  Put(j, "memory_mb", v.memory_mb);
+  Put(j, "requested_mib_s", v.requested_mib_s);
+  j["rate_mib_s"] = v.rate_mib_s;
+  if (!v.load_percent.empty()) j["load_percent"] = v.load_percent;
+  if (!v.latency.empty()) j["latency_us"] = v.latency;
+  Put(j, "verify_errors", v.verify_errors);
+  Put(j, "verify_error", v.verify_error);
+}
+
+void from_json(const json& j, DirtyResult& v) {
+  v = DirtyResult{};
+  Get(j, "pattern", v.pattern);
+  Get(j, "memory_mb", v.memory_mb);
+  Get(j, "requested_mib_s", v.requested_mib_s);
+  Get(j, "rate_mib_s", v.rate_mib_s);
+  Get(j, "load_percent", v.load_percent);
+  Get(j, "latency_us", v.latency);
+  Get(j, "verify_errors", v.verify_errors);
+  Get(j, "verify_error", v.verify_error);
+}
+
+void to_json(json& j, const RunResult& v) {
+  j = json{{"schema", kResultSchema}, {"format", ToString(v.format)}, {"source", v.source}};
+  Put(j, "test", v.test);
+  if (!v.scenario.is_null()) j["scenario"] = v.scenario;
+  if (v.migration) j["migration"] = *v.migration;
+  if (v.probe) j["probe"] = *v.probe;
+  if (v.dirty) j["dirty"] = *v.dirty;
+  if (!v.extra.is_null()) j["extra"] = v.extra;
+}
+
+void from_json(const json& j, RunResult& v) {
+  v = RunResult{};
+  if (!j.is_object()) {
+    throw json::type_error::create(
+        302, std::string("a result.json document must be an object, not ") + j.type_name(), &j);
+  }
+  if (auto it = j.find("schema"); it != j.end() && it->get<std::string>() != kResultSchema) {
+    throw json::other_error::create(501,
+                                    "unsupported schema '" + it->get<std::string>() +
+                                        "' (expected " + std::string(kResultSchema) + ")",
+                                    &j);
+  }
+  if (auto it = j.find("format"); it != j.end()) {
+    auto name = it->get<std::string>();
+    auto f = FormatFromString(name);
+    if (!f) throw json::other_error::create(501, "unknown format '" + name + "'", &j);
+    v.format = *f;
+  }
+  Get(j, "source", v.source);
+  Get(j, "test", v.test);
+  if (auto it = j.find("scenario"); it != j.end()) v.scenario = *it;
+  Get(j, "migration", v.migration);
+  Get(j, "probe", v.probe);
+  Get(j, "dirty", v.dirty);
+  if (auto it = j.find("extra"); it != j.end()) v.extra = *it;
+}
+
+std::string ToJsonString(const RunResult& run, int indent) { return json(run).dump(indent); }
+
+}  // namespace migtest

@@ -1,0 +1,242 @@
+#include "migtest/results/model.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numeric>
+#include <utility>
+
+namespace migtest {
+namespace {
+
+constexpr std::array<std::pair<Format, std::string_view>, 7> kFormatNames{{
+    {Format::kAuto, "auto"},
+    {Format::kTlmz, "tlmz"},
+    {Format::kQemuDebug, "qemu-debug"},
+    {Format::kQemuQmp, "qemu-qmp"},
+    {Format::kCloudHypervisor, "cloud-hypervisor"},
+    {Format::kMigmon, "migmon"},
+    {Format::kMigtest, "migtest"},
+}};
+
+constexpr std::array<std::pair<Status, std::string_view>, 5> kStatusNames{{
+    {Status::kUnknown, "unknown"},
+    {Status::kActive, "active"},
+    {Status::kCompleted, "completed"},
+    {Status::kFailed, "failed"},
+    {Status::kCancelled, "cancelled"},
+}};
+
+template <typename T>
+void FillOptional(std::optional<T>& into, const std::optional<T>& from) {
+  if (!into && from) into = from;
+}
+
+template <typename T>
+void FillVector(std::vector<T>& into, const std::vector<T>& from) {
+  if (into.empty()) into = from;
+}
+
+template <typename K, typename V>
+void FillMap(std::map<K, V>& into, const std::map<K, V>& from) {
+  for (const auto& [k, v] : from) into.emplace(k, v);  // emplace keeps what `into` has
+}
+
+void MergeDistribution(LatencyDistribution& into, const LatencyDistribution& from) {
+  FillVector(into.samples, from.samples);
+  FillVector(into.histogram, from.histogram);
+  FillOptional(into.reported_count, from.reported_count);
+  FillOptional(into.reported_min, from.reported_min);
+  FillOptional(into.reported_avg, from.reported_avg);
+  FillOptional(into.reported_max, from.reported_max);
+  FillOptional(into.reported_p50, from.reported_p50);
+  FillOptional(into.reported_p99, from.reported_p99);
+  FillOptional(into.reported_mdev, from.reported_mdev);
+}
+
+void MergeMigration(MigrationResult& into, const MigrationResult& from) {
+  if (into.status == Status::kUnknown) into.status = from.status;
+  FillOptional(into.error, from.error);
+  FillOptional(into.converged, from.converged);
+  FillOptional(into.verified, from.verified);
+  FillOptional(into.total_time, from.total_time);
+  FillOptional(into.downtime, from.downtime);
+  FillOptional(into.downtime_goal, from.downtime_goal);
+  FillOptional(into.setup_time, from.setup_time);
+  FillOptional(into.expected_downtime, from.expected_downtime);
+  FillOptional(into.stop_resume_gap, from.stop_resume_gap);
+  FillOptional(into.downtime_uncertainty, from.downtime_uncertainty);
+  FillVector(into.downtime_breakdown, from.downtime_breakdown);
+  FillVector(into.iterations, from.iterations);
+  FillVector(into.stalls, from.stalls);
+  if (!into.postcopy_latency) {
+    into.postcopy_latency = from.postcopy_latency;
+  } else if (from.postcopy_latency) {
+    MergeDistribution(*into.postcopy_latency, *from.postcopy_latency);
+  }
+  FillOptional(into.postcopy_blocktime, from.postcopy_blocktime);
+  FillVector(into.bandwidth_mib_s, from.bandwidth_mib_s);
+  FillMap(into.pages, from.pages);
+  FillMap(into.bytes, from.bytes);
+  FillMap(into.config, from.config);
+}
+
+void MergeProbe(ProbeResult& into, const ProbeResult& from) {
+  FillOptional(into.interval, from.interval);
+  FillOptional(into.sent, from.sent);
+  FillOptional(into.received, from.received);
+  FillOptional(into.lost, from.lost);
+  FillOptional(into.longest_blackout, from.longest_blackout);
+  FillOptional(into.max_latency, from.max_latency);
+  FillOptional(into.pipe, from.pipe);
+  MergeDistribution(into.rtt, from.rtt);
+  FillVector(into.spikes, from.spikes);
+}
+
+void MergeDirty(DirtyResult& into, const DirtyResult& from) {
+  FillOptional(into.pattern, from.pattern);
+  FillOptional(into.memory_mb, from.memory_mb);
+  FillOptional(into.requested_mib_s, from.requested_mib_s);
+  FillVector(into.rate_mib_s, from.rate_mib_s);
+  FillVector(into.load_percent, from.load_percent);
+  MergeDistribution(into.latency, from.latency);
+  FillOptional(into.verify_errors, from.verify_errors);
+  FillOptional(into.verify_error, from.verify_error);
+}
+
+template <typename T>
+void MergePart(std::optional<T>& into, const std::optional<T>& from, void (*merge)(T&, const T&)) {
+  if (!from) return;
+  if (!into) {
+    into = from;
+  } else {
+    merge(*into, *from);
+  }
+}
+
+}  // namespace
+
+std::string_view ToString(Format format) {
+  for (const auto& [f, name] : kFormatNames) {
+    if (f == format) return name;
+  }
+  return "unknown";
+}
+
+std::string_view ToString(Status status) {
+  for (const auto& [s, name] : kStatusNames) {
+    if (s == status) return name;
+  }
+  return "unknown";
+}
+
+std::optional<Format> FormatFromString(std::string_view name) {
+  for (const auto& [f, n] : kFormatNames) {
+    if (n == name) return f;
+  }
+  return std::nullopt;
+}
+
+std::optional<Status> StatusFromString(std::string_view name) {
+  for (const auto& [s, n] : kStatusNames) {
+    if (n == name) return s;
+  }
+  return std::nullopt;
+}
+
+bool LatencyDistribution::empty() const { return Count() == 0 && !reported_avg && !reported_max; }
+
+uint64_t LatencyDistribution::Count() const {
+  if (!samples.empty()) return samples.size();
+  if (!histogram.empty()) {
+    return std::accumulate(histogram.begin(), histogram.end(), uint64_t{0},
+                           [](uint64_t n, const Bucket& b) { return n + b.count; });
+  }
+  return reported_count.value_or(0);
+}
+
+std::optional<Duration> LatencyDistribution::Min() const {
+  if (!samples.empty()) return *std::min_element(samples.begin(), samples.end());
+  if (reported_min) return reported_min;
+  for (const Bucket& b : histogram) {
+    if (b.count > 0) return b.lower;  // a lower bound: the bucket says no more
+  }
+  return std::nullopt;
+}
+
+std::optional<Duration> LatencyDistribution::Average() const {
+  if (!samples.empty()) {
+    Duration::rep sum = 0;
+    for (Duration d : samples) sum += d.count();
+    return Duration(sum / static_cast<Duration::rep>(samples.size()));
+  }
+  return reported_avg;  // a histogram's mean is not known
+}
+
+std::optional<Duration> LatencyDistribution::Max() const {
+  if (!samples.empty()) return *std::max_element(samples.begin(), samples.end());
+  if (reported_max) return reported_max;
+  for (auto it = histogram.rbegin(); it != histogram.rend(); ++it) {
+    if (it->count > 0) return it->upper.value_or(it->lower);  // an upper bound when closed
+  }
+  return std::nullopt;
+}
+
+std::optional<LatencyDistribution::Estimate> LatencyDistribution::Percentile(double p) const {
+  p = std::clamp(p, 0.0, 100.0);
+  if (!samples.empty()) {
+    std::vector<Duration> sorted = samples;
+    std::sort(sorted.begin(), sorted.end());
+    // Nearest rank: the smallest sample with at least p % of samples at or below it.
+    auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+    Duration v = sorted[rank == 0 ? 0 : rank - 1];
+    return Estimate{v, v, v, true};
+  }
+  const uint64_t total = Count();
+  if (!histogram.empty() && total > 0) {
+    auto rank = static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(total)));
+    if (rank == 0) rank = 1;
+    uint64_t seen = 0;
+    for (const Bucket& b : histogram) {
+      seen += b.count;
+      if (seen >= rank) {
+        // The estimate is the bucket's geometric middle (our buckets are log-spaced), the bounds
+        // are the bucket's: the true value lies in [lower, upper).
+        Duration value = b.lower;
+        if (b.upper) {
+          double lo = std::max<double>(1.0, static_cast<double>(b.lower.count()));
+          value = Duration(
+              static_cast<Duration::rep>(std::sqrt(lo * static_cast<double>(b.upper->count()))));
+        }
+        return Estimate{value, b.lower, b.upper, false};
+      }
+    }
+  }
+  auto reported = [](const std::optional<Duration>& d) -> std::optional<Estimate> {
+    if (!d) return std::nullopt;
+    return Estimate{*d, *d, *d, true};
+  };
+  if (p == 50.0) return reported(reported_p50);
+  if (p == 99.0) return reported(reported_p99);
+  if (p == 100.0) return reported(reported_max);
+  if (p == 0.0) return reported(reported_min);
+  return std::nullopt;
+}
+
+void Merge(RunResult& into, const RunResult& from) {
+  if (into.source.empty()) into.source = from.source;
+  FillOptional(into.test, from.test);
+  if (into.scenario.is_null()) into.scenario = from.scenario;
+  MergePart(into.migration, from.migration, &MergeMigration);
+  MergePart(into.probe, from.probe, &MergeProbe);
+  MergePart(into.dirty, from.dirty, &MergeDirty);
+  if (into.extra.is_null()) {
+    into.extra = from.extra;
+  } else if (into.extra.is_object() && from.extra.is_object()) {
+    for (const auto& [k, v] : from.extra.items()) {
+      if (!into.extra.contains(k)) into.extra[k] = v;
+    }
+  }
+}
+
+}  // namespace migtest

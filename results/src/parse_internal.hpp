@@ -1,0 +1,71 @@
+// Shared pieces of the parsers: a line reader that knows where it is, strict number reading that
+// reports file:line, and splitting a stream into top-level JSON values.
+#pragma once
+
+#include <charconv>
+#include <istream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "migtest/results/model.hpp"
+#include "migtest/results/parse.hpp"
+
+namespace migtest::internal {
+
+// Reads `in` line by line; a carriage return also ends a line (status lines are redrawn with \r).
+class LineReader {
+ public:
+  LineReader(std::istream& in, std::string_view source) : in_(in), source_(source) {}
+  bool Next(std::string& line);
+  size_t line_number() const { return line_; }
+  const std::string& source() const { return source_; }
+  [[noreturn]] void Fail(std::string expected, std::string_view found) const;
+
+ private:
+  std::istream& in_;
+  std::string source_;
+  size_t line_ = 0;
+  std::string pending_;  // the rest of a physical line after a \r
+  bool has_pending_ = false;
+};
+
+// The found text of an error: the offending text, shortened, with control bytes shown as \xNN.
+std::string Quote(std::string_view text);
+
+std::string_view Trim(std::string_view s);
+std::vector<std::string_view> SplitWords(std::string_view s);
+
+template <typename T>
+std::optional<T> ToNumber(std::string_view s) {
+  T value{};
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+// "55ms", "0.96s", "120us", "3ns" → Duration; nullopt when it is not one.
+std::optional<Duration> ToDuration(std::string_view s);
+inline Duration Millis(double ms) {
+  return Duration(static_cast<Duration::rep>(ms * 1000.0 + 0.5));
+}
+
+// One top-level JSON value of a stream and the line it starts on.
+struct JsonValue {
+  nlohmann::json value;
+  size_t line = 0;
+};
+// Splits `in` into top-level JSON values (one document, JSON lines, or pretty-printed objects one
+// after another); text between values that is not JSON is an error.
+std::vector<JsonValue> ReadJsonValues(std::istream& in, std::string_view source);
+
+RunResult ParseTlmz(std::istream& in, std::string_view source);
+std::vector<RunResult> ParseQemuDebugRuns(std::istream& in, std::string_view source);
+RunResult ParseQemuQmp(std::istream& in, std::string_view source);
+RunResult ParseCloudHypervisor(std::istream& in, std::string_view source);
+RunResult ParseMigmon(std::istream& in, std::string_view source);
+std::vector<RunResult> ParseMigtestRuns(std::istream& in, std::string_view source);
+
+}  // namespace migtest::internal

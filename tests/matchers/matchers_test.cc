@@ -1,0 +1,346 @@
+#include "migtest/matchers.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace migtest {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::microseconds;
+using ::testing::AllOf;
+using ::testing::DescribeMatcher;
+using ::testing::Ge;
+using ::testing::Gt;
+using ::testing::Le;
+using ::testing::Lt;
+using ::testing::Matcher;
+using ::testing::Not;
+
+template <typename T, typename M>
+std::string Explain(const M& m, const T& value) {
+  testing::StringMatchResultListener listener;
+  testing::ExplainMatchResult(Matcher<const T&>(m), value, &listener);
+  return listener.str();
+}
+
+template <typename T, typename M>
+bool Matches(const M& m, const T& value) {
+  return Matcher<const T&>(m).Matches(value);
+}
+
+MigrationResult Completed() {
+  MigrationResult m;
+  m.format = Format::kCloudHypervisor;
+  m.status = Status::kCompleted;
+  m.total_time = 960ms;
+  m.downtime = 143ms;
+  m.setup_time = 3ms;
+  m.converged = true;
+  m.verified = true;
+  m.downtime_breakdown = {
+      {"final_iter", 120ms}, {"state", 9ms}, {"send_state", 13ms}, {"complete", 1ms}};
+  for (int i = 1; i <= 9; ++i) {
+    Iteration it;
+    it.index = i;
+    it.sync_time = i == 7 ? 212ms : std::chrono::milliseconds(10 + i);
+    it.bandwidth_mib_s = 1000.0 + i;
+    m.iterations.push_back(it);
+  }
+  return m;
+}
+
+TEST(MaxDowntimeTest, MatchAndMismatch) {
+  MigrationResult m = Completed();
+  EXPECT_THAT(m, MaxDowntime(Lt(150ms)));
+  EXPECT_THAT(m, Not(MaxDowntime(Lt(100ms))));
+  EXPECT_FALSE(Matches(MaxDowntime(Lt(100ms)), m));
+}
+
+TEST(MaxDowntimeTest, DescriptionsCompleteTheSentence) {
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(MaxDowntime(Lt(100ms))),
+            "has max downtime that is < 100ms");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(MaxDowntime(Lt(100ms)), /*negation=*/true),
+            "has max downtime that isn't < 100ms");
+}
+
+TEST(MaxDowntimeTest, ExplanationNamesTheBreakdown) {
+  EXPECT_EQ(Explain(MaxDowntime(Lt(100ms)), Completed()),
+            "whose downtime is 143ms (final_iter=120ms, state=9ms, send_state=13ms, complete=1ms)");
+}
+
+TEST(MaxDowntimeTest, MissingFigureIsANonMatch) {
+  MigrationResult m;
+  m.format = Format::kTlmz;
+  m.status = Status::kCompleted;
+  EXPECT_FALSE(Matches(MaxDowntime(Lt(100ms)), m));
+  EXPECT_EQ(Explain(MaxDowntime(Lt(100ms)), m),
+            "which has no downtime figure (format tlmz reported none)");
+  m.status = Status::kFailed;
+  m.error = "connection reset";
+  EXPECT_EQ(Explain(MaxDowntime(Lt(100ms)), m),
+            "which has no downtime figure (format tlmz reported none; status failed: "
+            "connection reset)");
+  // Not() of a missing figure is a match: the figure is not < 100ms, it is absent.
+  std::optional<MigrationResult> none;
+  EXPECT_FALSE(Matches(MaxDowntime(Lt(100ms)), none));
+  EXPECT_EQ(Explain(MaxDowntime(Lt(100ms)), none), "which has no migration result");
+}
+
+TEST(MaxDowntimeTest, AcceptsTheOptionalARunResultHolds) {
+  RunResult run;
+  run.migration = Completed();
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(150ms)));
+  EXPECT_THAT(run.migration, AllOf(MaxDowntime(Gt(100ms)), TotalMigrationTime(Le(1s))));
+}
+
+TEST(MaxDowntimeTest, UnitsCompareAcrossDurations) {
+  MigrationResult m = Completed();
+  EXPECT_THAT(m, MaxDowntime(Lt(0.15s)));
+  EXPECT_THAT(m, MaxDowntime(Lt(std::chrono::duration<double>(0.144))));
+  EXPECT_THAT(m, MaxDowntime(Le(microseconds(143000))));
+  EXPECT_THAT(m, Not(MaxDowntime(Lt(microseconds(143000)))));
+  EXPECT_THAT(m, MaxDowntime(AllOf(Gt(0.1s), Lt(150000us))));
+}
+
+TEST(DowntimePhaseTest, OnePhase) {
+  MigrationResult m = Completed();
+  EXPECT_THAT(m, DowntimePhase("state", Lt(10ms)));
+  EXPECT_THAT(m, Not(DowntimePhase("final_iter", Lt(100ms))));
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(DowntimePhase("state", Lt(10ms))),
+            "has downtime phase state that is < 10ms");
+  EXPECT_EQ(Explain(DowntimePhase("final_iter", Lt(100ms)), m),
+            "whose downtime phase final_iter is 120ms of 143ms");
+  EXPECT_EQ(Explain(DowntimePhase("snapshot", Lt(10ms)), m),
+            "which has no downtime phase named snapshot (phases: final_iter, state, send_state, "
+            "complete)");
+  m.downtime_breakdown.clear();
+  EXPECT_EQ(Explain(DowntimePhase("snapshot", Lt(10ms)), m),
+            "which has no downtime breakdown (format cloud-hypervisor reported none)");
+}
+
+TEST(TotalAndSetupTimeTest, Figures) {
+  MigrationResult m = Completed();
+  EXPECT_THAT(m, TotalMigrationTime(Le(30s)));
+  EXPECT_THAT(m, SetupTime(Lt(5ms)));
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(TotalMigrationTime(Le(30s))),
+            "has total migration time that is <= 30s");
+  EXPECT_EQ(Explain(TotalMigrationTime(Lt(500ms)), m), "whose total migration time is 960ms");
+  EXPECT_EQ(Explain(SetupTime(Lt(1ms)), m), "whose setup time is 3ms");
+  m.setup_time.reset();
+  EXPECT_FALSE(Matches(SetupTime(Lt(1s)), m));
+  EXPECT_EQ(Explain(SetupTime(Lt(1s)), m),
+            "which has no setup time (format cloud-hypervisor reported none)");
+}
+
+TEST(NoIterationStallAboveTest, NamesTheWorstIteration) {
+  MigrationResult m = Completed();
+  EXPECT_THAT(m, NoIterationStallAbove(250ms));
+  EXPECT_THAT(m, Not(NoIterationStallAbove(50ms)));
+  EXPECT_EQ(Explain(NoIterationStallAbove(50ms), m),
+            "iteration 7 of 9 stalled 212ms in dirty-bitmap sync (limit 50ms)");
+  EXPECT_EQ(Explain(NoIterationStallAbove(250ms), m),
+            "whose worst stall is 212ms: iteration 7 of 9 stalled 212ms in dirty-bitmap sync");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(NoIterationStallAbove(50ms)),
+            "has no iteration stall above 50ms");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(NoIterationStallAbove(50ms), true),
+            "has an iteration stall above 50ms");
+}
+
+TEST(NoIterationStallAboveTest, QemuStyleStalls) {
+  MigrationResult m;
+  m.format = Format::kQemuDebug;
+  m.status = Status::kCompleted;
+  m.stalls = {{"ram", 3, 3266ms, 46}, {"devices", std::nullopt, 1ms, 1}};
+  EXPECT_EQ(Explain(NoIterationStallAbove(50ms), m),
+            "section ram (id 3) stalled 3266ms, 46 times (limit 50ms)");
+  m.stalls = {{"devices", std::nullopt, 1ms, 1}};
+  EXPECT_THAT(m, NoIterationStallAbove(50ms));
+  m.stalls.clear();
+  EXPECT_EQ(Explain(NoIterationStallAbove(50ms), m),
+            "which has no iteration sync times or stalls (format qemu-debug reported none)");
+  EXPECT_FALSE(Matches(NoIterationStallAbove(50ms), m));
+}
+
+TEST(IterationsTest, Count) {
+  MigrationResult m = Completed();
+  EXPECT_THAT(m, Iterations(Le(9u)));
+  EXPECT_THAT(m, Iterations(Ge(2)));
+  EXPECT_EQ(Explain(Iterations(Le(5u)), m), "which has 9 iterations");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(Iterations(Le(5u))),
+            "has iteration count that is <= 5");
+  m.iterations.clear();
+  EXPECT_FALSE(Matches(Iterations(Ge(0u)), m));
+}
+
+TEST(ConvergedTest, Verdicts) {
+  MigrationResult m = Completed();
+  EXPECT_THAT(m, Converged());
+  EXPECT_EQ(Explain(Converged(), m), "which converged after 9 iterations");
+  m.converged = false;
+  EXPECT_THAT(m, Not(Converged()));
+  EXPECT_EQ(Explain(Converged(), m),
+            "which completed after 9 iterations only because it was forced to stop (not "
+            "converged)");
+  m.converged.reset();
+  EXPECT_EQ(Explain(Converged(), m),
+            "which completed after 9 iterations (format cloud-hypervisor does not report "
+            "convergence)");
+  m.status = Status::kFailed;
+  m.error = "peer closed";
+  EXPECT_EQ(Explain(Converged(), m), "which did not complete (status failed: peer closed)");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(Converged()),
+            "converged (completed without being forced to stop)");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(Converged(), true),
+            "did not converge (failed, or forced to stop at the iteration cap)");
+}
+
+TEST(MemoryVerifiedTest, Verdicts) {
+  MigrationResult m = Completed();
+  EXPECT_THAT(m, MemoryVerified());
+  EXPECT_EQ(Explain(MemoryVerified(), m), "whose destination memory verified");
+  m.verified = false;
+  m.error = "page 17 differs";
+  EXPECT_EQ(Explain(MemoryVerified(), m),
+            "whose destination memory did not verify: page 17 differs");
+  m.verified.reset();
+  EXPECT_FALSE(Matches(MemoryVerified(), m));
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(MemoryVerified()),
+            "has destination memory verified equal to the source's");
+}
+
+TEST(BandwidthTest, AverageOfSamplesThenIterations) {
+  MigrationResult m = Completed();
+  EXPECT_THAT(m, Bandwidth(Gt(1004.9)));
+  EXPECT_EQ(Explain(Bandwidth(Gt(2000.0)), m),
+            "whose average bandwidth is 1005 MiB/s over its iterations");
+  m.bandwidth_mib_s = {1900, 1950};
+  EXPECT_EQ(Explain(Bandwidth(Gt(2000.0)), m),
+            "whose average bandwidth is 1925 MiB/s over 2 per-second samples");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(Bandwidth(Gt(2000.0))),
+            "has average bandwidth in MiB/s that is > 2000");
+}
+
+TEST(PostcopyLatencyTest, ExactSamples) {
+  MigrationResult m = Completed();
+  LatencyDistribution d;
+  for (int i = 1; i <= 100; ++i) d.samples.push_back(microseconds(i * 100));
+  m.postcopy_latency = d;
+  EXPECT_THAT(m, PostcopyLatency(Percentile(99), Lt(10ms)));
+  EXPECT_THAT(m, PostcopyLatency(Average(), Lt(6ms)));
+  EXPECT_THAT(m, PostcopyLatency(Max(), Le(10ms)));
+  EXPECT_EQ(Explain(PostcopyLatency(Percentile(99), Lt(5ms)), m),
+            "whose p99 postcopy latency is 9.9ms over 100 requests");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(PostcopyLatency(Percentile(99), Lt(5ms))),
+            "has p99 postcopy latency that is < 5ms");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(PostcopyLatency(Average(), Lt(5ms))),
+            "has average postcopy latency that is < 5ms");
+}
+
+TEST(PostcopyLatencyTest, HistogramPercentileIsABound) {
+  MigrationResult m = Completed();
+  LatencyDistribution d;
+  d.histogram = {{microseconds(2048), microseconds(4096), 1800},
+                 {microseconds(4096), microseconds(8192), 34}};
+  m.postcopy_latency = d;
+  EXPECT_EQ(Explain(PostcopyLatency(Percentile(99), Lt(5ms)), m),
+            "whose p99 postcopy latency is 5.8ms over 1834 requests (histogram bucket bound; true "
+            "value in [4.1ms, 8.2ms))");
+  EXPECT_THAT(m, Not(PostcopyLatency(Percentile(99), Lt(5ms))));
+  d.histogram.push_back({microseconds(524288), std::nullopt, 100});
+  m.postcopy_latency = d;
+  EXPECT_EQ(Explain(PostcopyLatency(Max(), Lt(1s)), m),
+            "whose max postcopy latency is 524.3ms over 1934 requests (open histogram bucket; "
+            "true value ≥ 524.3ms)");
+}
+
+TEST(PostcopyLatencyTest, Missing) {
+  MigrationResult m = Completed();
+  EXPECT_EQ(Explain(PostcopyLatency(Percentile(99), Lt(5ms)), m),
+            "which has no postcopy latency figures (format cloud-hypervisor reported none)");
+  m.postcopy_latency = LatencyDistribution{};
+  m.postcopy_latency->reported_avg = 120us;
+  EXPECT_THAT(m, PostcopyLatency(Average(), Lt(1ms)));
+  EXPECT_EQ(Explain(PostcopyLatency(Percentile(99), Lt(5ms)), m),
+            "which has no p99 postcopy latency figure (format cloud-hypervisor reported none)");
+}
+
+ProbeResult Probe() {
+  ProbeResult p;
+  p.interval = 20ms;
+  p.sent = 200;
+  p.received = 180;
+  p.lost = 20;
+  p.longest_blackout = 312ms;
+  return p;
+}
+
+TEST(GuestBlackoutTest, Verdicts) {
+  ProbeResult p = Probe();
+  EXPECT_THAT(p, GuestBlackout(Lt(400ms)));
+  EXPECT_THAT(p, Not(GuestBlackout(Lt(150ms))));
+  EXPECT_EQ(Explain(GuestBlackout(Lt(150ms)), p),
+            "whose longest blackout is 312ms (200 probes sent every 20ms, 20 lost)");
+  EXPECT_EQ(DescribeMatcher<ProbeResult>(GuestBlackout(Lt(150ms))),
+            "has guest blackout that is < 150ms");
+  std::optional<ProbeResult> none;
+  EXPECT_EQ(Explain(GuestBlackout(Lt(150ms)), none), "which has no probe result");
+  p.longest_blackout.reset();
+  p.max_latency = 40ms;
+  EXPECT_EQ(Explain(GuestBlackout(Lt(150ms)), p),
+            "which has no blackout figure (only a max latency of 40ms)");
+}
+
+TEST(PacketsLostTest, Verdicts) {
+  ProbeResult p = Probe();
+  EXPECT_THAT(p, PacketsLost(Le(20u)));
+  EXPECT_EQ(Explain(PacketsLost(Lt(5u)), p), "which lost 20 of 200 probes");
+  EXPECT_EQ(DescribeMatcher<ProbeResult>(PacketsLost(Lt(5u))), "has lost probe count that is < 5");
+}
+
+TEST(DirtyRateTest, NearTheRequestedRate) {
+  DirtyResult d;
+  d.requested_mib_s = 200;
+  d.rate_mib_s = {199, 200, 203};
+  EXPECT_THAT(d, DirtyRate(Near(200, 0.02)));
+  EXPECT_THAT(d, Not(DirtyRate(Near(180, 0.02))));
+  EXPECT_EQ(Explain(DirtyRate(Near(180, 0.02)), d),
+            "whose achieved dirty rate is 200.7 MiB/s over 3 seconds (requested 200 MiB/s), which "
+            "is 11.5% off");
+  EXPECT_EQ(DescribeMatcher<DirtyResult>(DirtyRate(Near(200, 0.02))),
+            "has achieved dirty rate in MiB/s that is within 2% of 200");
+  EXPECT_EQ(DescribeMatcher<DirtyResult>(DirtyRate(Near(200, 0.02)), true),
+            "has achieved dirty rate in MiB/s that isn't within 2% of 200");
+  d.rate_mib_s.clear();
+  EXPECT_FALSE(Matches(DirtyRate(Ge(0.0)), d));
+}
+
+TEST(DowntimeGapTest, BlackoutMinusReportedDowntime) {
+  RunResult run;
+  run.migration = Completed();
+  run.migration->downtime = 48ms;
+  run.probe = Probe();
+  run.probe->longest_blackout = 80ms;
+  EXPECT_THAT(run, DowntimeGap(Lt(50ms)));
+  run.probe->longest_blackout = 312ms;
+  EXPECT_THAT(run, Not(DowntimeGap(Lt(50ms))));
+  EXPECT_EQ(Explain(DowntimeGap(Lt(50ms)), run),
+            "whose guest blackout 312ms exceeds the reported downtime 48ms by 264ms");
+  EXPECT_EQ(DescribeMatcher<RunResult>(DowntimeGap(Lt(50ms))),
+            "has guest blackout beyond the reported downtime that is < 50ms");
+  run.probe.reset();
+  EXPECT_EQ(Explain(DowntimeGap(Lt(50ms)), run), "which has no probe result");
+}
+
+TEST(PrintToTest, OneLineSummaries) {
+  EXPECT_EQ(testing::PrintToString(Completed()),
+            "completed in 960ms, downtime 143ms, 9 iterations, converged, memory verified "
+            "[cloud-hypervisor]");
+  EXPECT_EQ(testing::PrintToString(Probe()), "probe: 200 sent, 20 lost, longest blackout 312ms");
+  EXPECT_EQ(fmt::format("{}", Probe()), "probe: 200 sent, 20 lost, longest blackout 312ms");
+  std::optional<MigrationResult> none;
+  EXPECT_EQ(testing::PrintToString(none), "(nullopt)");
+}
+
+}  // namespace
+}  // namespace migtest

@@ -1,0 +1,72 @@
+// SLO verdicts a migration engineer expects on the seed documents, through the parsers.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "migtest/matchers.hpp"
+#include "migtest/results.hpp"
+
+namespace migtest {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Le;
+using ::testing::Lt;
+using ::testing::Matcher;
+using ::testing::Not;
+
+std::string Data(const std::string& name) { return std::string(MIGTEST_TEST_DATA) + "/" + name; }
+
+template <typename T, typename M>
+std::string Explain(const M& m, const T& value) {
+  testing::StringMatchResultListener listener;
+  testing::ExplainMatchResult(Matcher<const T&>(m), value, &listener);
+  return listener.str();
+}
+
+TEST(SeedVerdictsTest, TlmzRunBreaksA100msDowntimeSlo) {
+  RunResult run = ParseFile(Data("tlmz_seed.log"));
+  EXPECT_THAT(run.migration, Not(MaxDowntime(Lt(100ms))));
+  EXPECT_EQ(Explain(MaxDowntime(Lt(100ms)), run.migration), "whose downtime is 65475ms");
+  EXPECT_THAT(run.migration, Not(TotalMigrationTime(Le(30s))));
+  EXPECT_EQ(Explain(NoIterationStallAbove(50ms), run.migration),
+            "iteration 3 of 6 stalled 491ms in dirty-bitmap sync (limit 50ms)");
+}
+
+TEST(SeedVerdictsTest, QemuDebugFirstRunStalls) {
+  RunResult run = ParseFile(Data("qemu_debug_seed.txt"));
+  EXPECT_THAT(run.migration, Not(NoIterationStallAbove(50ms)));
+  EXPECT_THAT(Explain(NoIterationStallAbove(50ms), run.migration), HasSubstr("3266ms"));
+  EXPECT_EQ(Explain(NoIterationStallAbove(50ms), run.migration),
+            "section ram (id 3) stalled 3266ms, 46 times (limit 50ms)");
+  // The last run of the series, "with all patches applied", has one 109ms mini-stall.
+  auto runs = ParseFileRuns(Data("qemu_debug_seed.txt"));
+  EXPECT_THAT(runs.back().migration, NoIterationStallAbove(110ms));
+  EXPECT_THAT(runs.back().migration, Not(NoIterationStallAbove(100ms)));
+}
+
+TEST(SeedVerdictsTest, CloudHypervisorDowntimeWithItsPhases) {
+  RunResult run = ParseFile(Data("cloud_hypervisor_seed.txt"));
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(100ms)));
+  EXPECT_THAT(run.migration, TotalMigrationTime(Le(1s)));
+  EXPECT_EQ(Explain(MaxDowntime(Lt(50ms)), run.migration),
+            "whose downtime is 68ms (final_memory_delta=55ms, snapshot=2ms, sending_snapshot=7ms, "
+            "completing=1ms)");
+  EXPECT_THAT(run.migration, DowntimePhase("snapshot", Lt(5ms)));
+}
+
+TEST(SeedVerdictsTest, BriefExampleCompilesAndJudges) {
+  RunResult run = ParseFile(Data("qmp_transcript.jsonl"));
+  run.probe.emplace();
+  run.probe->longest_blackout = 90ms;
+  run.migration->postcopy_latency.emplace().samples = {800us, 1200us, 4000us};
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(100ms)));
+  EXPECT_THAT(run.migration, Not(NoIterationStallAbove(50ms)));  // QMP carries no sync times
+  EXPECT_THAT(run.probe, GuestBlackout(Lt(150ms)));
+  EXPECT_THAT(run.migration, TotalMigrationTime(Le(30s)));
+  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(5ms)));
+  EXPECT_THAT(run, DowntimeGap(Lt(50ms)));
+}
+
+}  // namespace
+}  // namespace migtest

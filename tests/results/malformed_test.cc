@@ -1,0 +1,113 @@
+// Bad input: a recognised record that is malformed names file:line, what was expected and what
+// was found; nothing crashes and nothing is silently wrong.
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "migtest/results.hpp"
+
+namespace migtest {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+ParseError ErrorOf(const std::string& text, Format format, const std::string& name = "bad.log") {
+  std::istringstream in(text);
+  try {
+    Parse(in, format, name);
+  } catch (const ParseError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no ParseError for: " << text;
+  return ParseError(name, 0, "", "");
+}
+
+TEST(MalformedTest, TlmzLettersWhereNumbersBelong) {
+  auto e = ErrorOf("s221 0 844\ns222 45616 4x3 0 0.02\n", Format::kTlmz);
+  EXPECT_STREQ(e.what(),
+               "bad.log:2: expected mig_duration (ms) as a number, found 's222 45616 4x3 0 0.02'");
+  EXPECT_EQ(e.file(), "bad.log");
+  EXPECT_EQ(e.line(), 2u);
+}
+
+TEST(MalformedTest, TlmzTruncatedLine) {
+  auto e = ErrorOf("s221 0 844\ns222 45616 43\n", Format::kTlmz);
+  EXPECT_STREQ(e.what(),
+               "bad.log:2: expected 's222 pages_dirtied mig_duration_ms io_count progress' "
+               "(4 numbers), found 's222 45616 43'");
+  auto s4 = ErrorOf("s221 0 844\ns4 1726145 15752", Format::kTlmz);
+  EXPECT_THAT(s4.what(), StartsWith("bad.log:2: expected 's4 pages_sent_mserv"));
+}
+
+TEST(MalformedTest, QemuDebugRecordInsideProse) {
+  auto e = ErrorOf("blah savevm: save live iterate section id 3 name ram took many milliseconds",
+                   Format::kQemuDebug);
+  EXPECT_THAT(e.what(), StartsWith("bad.log:1: expected 'savevm: save live iterate section id N "
+                                   "name X took T milliseconds K times', found 'savevm: save "));
+  auto rtt = ErrorOf("ok\nrtt min/avg/max/mdev = 1/2/x/4 ms", Format::kQemuDebug);
+  EXPECT_EQ(rtt.line(), 2u);
+}
+
+TEST(MalformedTest, CloudHypervisorBadDuration) {
+  auto e = ErrorOf(
+      "cloud-hypervisor:  1.0s: <vmm> DEBUG:vmm/src/lib.rs:1 -- Migration downtime breakdown: "
+      "final_memory_delta=5x snapshot=2ms\n",
+      Format::kCloudHypervisor, "ch.log");
+  EXPECT_THAT(e.what(), StartsWith("ch.log:1: expected a duration like 55ms"));
+  EXPECT_THAT(e.what(), HasSubstr("found '5x'"));
+}
+
+TEST(MalformedTest, GarbageJsonNamesItsLine) {
+  auto e = ErrorOf("{\"return\": {\"status\": \"active\"}}\n{\"return\": {\"status\": }}\n",
+                   Format::kQemuQmp, "qmp.jsonl");
+  EXPECT_THAT(e.what(), StartsWith("qmp.jsonl:2: expected a well-formed JSON value"));
+  auto truncated = ErrorOf("{\"return\": {\"status\": \"act", Format::kQemuQmp, "t.json");
+  EXPECT_STREQ(truncated.what(),
+               "t.json:1: expected the JSON value to end, found the end of the input (truncated?)");
+  auto wrong = ErrorOf("{\"schema\": \"migtest.result/1\", \"migration\": {\"status\": 7}}",
+                       Format::kMigtest, "r.json");
+  EXPECT_THAT(wrong.what(), StartsWith("r.json:1: expected a migtest result.json document"));
+}
+
+TEST(MalformedTest, MigmonHistogramMustBeComplete) {
+  auto e = ErrorOf("1 (us): 5\n2 (us): 3\n", Format::kMigmon, "h.log");
+  EXPECT_STREQ(e.what(), "h.log:2: expected 21 histogram lines 'N (us): count', found 2");
+  auto label = ErrorOf("3 (us): 5\n", Format::kMigmon, "h.log");
+  EXPECT_THAT(label.what(), HasSubstr("expected a power-of-two bucket label"));
+}
+
+TEST(MalformedTest, EmptyInput) {
+  auto e = ErrorOf("", Format::kAuto, "empty.log");
+  EXPECT_STREQ(e.what(), "empty.log: expected a migration log or result.json, found an empty input");
+  auto tlmz = ErrorOf("", Format::kTlmz, "empty.log");
+  EXPECT_EQ(tlmz.line(), 0u);
+}
+
+TEST(MalformedTest, BinaryGarbageIsNamedNotCrashedOn) {
+  std::string garbage("\x7f" "ELF\x02\x01\x01\x00\xff\xfe", 10);
+  auto e = ErrorOf(garbage, Format::kAuto, "bin");
+  EXPECT_THAT(e.what(), StartsWith("bin:1: expected a known format"));
+  EXPECT_THAT(e.what(), HasSubstr("\\x7fELF\\x02"));
+  // Forced formats on garbage: a clear "none found", never a result.
+  for (Format f : {Format::kTlmz, Format::kQemuDebug, Format::kCloudHypervisor, Format::kMigmon}) {
+    std::istringstream in(garbage);
+    EXPECT_THROW(Parse(in, f, "bin"), ParseError);
+  }
+  std::istringstream json_in(garbage);
+  EXPECT_THROW(Parse(json_in, Format::kQemuQmp, "bin"), ParseError);
+}
+
+TEST(MalformedTest, MissingFile) {
+  try {
+    ParseFile("/nonexistent/dir/x.log");
+    FAIL();
+  } catch (const ParseError& e) {
+    EXPECT_THAT(e.what(), StartsWith("/nonexistent/dir/x.log: expected a readable file"));
+    EXPECT_THAT(e.what(), HasSubstr("No such file or directory"));
+  }
+}
+
+}  // namespace
+}  // namespace migtest

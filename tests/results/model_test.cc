@@ -1,0 +1,86 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "migtest/results.hpp"
+
+namespace migtest {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using ::testing::Optional;
+
+TEST(LatencyDistributionTest, PercentilesFromSamplesAreExact) {
+  LatencyDistribution d;
+  for (int i = 1; i <= 100; ++i) d.samples.push_back(microseconds(i * 10));
+  auto p50 = d.Percentile(50);
+  ASSERT_TRUE(p50);
+  EXPECT_TRUE(p50->exact);
+  EXPECT_EQ(p50->value, microseconds(500));
+  EXPECT_EQ(d.Percentile(99)->value, microseconds(990));
+  EXPECT_EQ(d.Percentile(100)->value, microseconds(1000));
+  EXPECT_EQ(d.Count(), 100u);
+  EXPECT_THAT(d.Average(), Optional(microseconds(505)));
+  EXPECT_THAT(d.Max(), Optional(microseconds(1000)));
+  EXPECT_THAT(d.Min(), Optional(microseconds(10)));
+}
+
+TEST(LatencyDistributionTest, PercentileFromHistogramIsABucketBound) {
+  LatencyDistribution d;
+  d.histogram = {{microseconds(0), microseconds(1), 90},
+                 {microseconds(4), microseconds(8), 9},
+                 {microseconds(524288), std::nullopt, 1}};
+  auto p50 = d.Percentile(50);
+  ASSERT_TRUE(p50);
+  EXPECT_FALSE(p50->exact);
+  EXPECT_EQ(p50->lower_bound, microseconds(0));
+  EXPECT_THAT(p50->upper_bound, Optional(microseconds(1)));
+  auto p99 = d.Percentile(99);
+  EXPECT_EQ(p99->lower_bound, microseconds(4));
+  EXPECT_THAT(p99->upper_bound, Optional(microseconds(8)));
+  EXPECT_GE(p99->value, microseconds(4));
+  EXPECT_LT(p99->value, microseconds(8));
+  auto p100 = d.Percentile(100);
+  EXPECT_EQ(p100->lower_bound, microseconds(524288));
+  EXPECT_EQ(p100->upper_bound, std::nullopt);  // the open "over one second" bucket
+  EXPECT_EQ(d.Count(), 100u);
+  EXPECT_EQ(d.Average(), std::nullopt);  // a histogram does not know its mean
+}
+
+TEST(LatencyDistributionTest, ReportedFiguresOnlyForThePercentileReported) {
+  LatencyDistribution d;
+  d.reported_p99 = milliseconds(3);
+  EXPECT_EQ(d.Percentile(99)->value, milliseconds(3));
+  EXPECT_EQ(d.Percentile(90), std::nullopt);
+  EXPECT_EQ(LatencyDistribution{}.Percentile(50), std::nullopt);
+}
+
+TEST(NamesTest, FormatsAndStatusesRoundTrip) {
+  for (Format f : {Format::kTlmz, Format::kQemuDebug, Format::kQemuQmp, Format::kCloudHypervisor,
+                   Format::kMigmon, Format::kMigtest}) {
+    EXPECT_THAT(FormatFromString(ToString(f)), Optional(f));
+  }
+  EXPECT_EQ(ToString(Format::kCloudHypervisor), "cloud-hypervisor");
+  EXPECT_EQ(FormatFromString("qemu"), std::nullopt);
+  EXPECT_THAT(StatusFromString("cancelled"), Optional(Status::kCancelled));
+  EXPECT_EQ(StatusFromString("done"), std::nullopt);
+}
+
+TEST(MergeTest, FillsOnlyWhatIsMissing) {
+  RunResult a;
+  a.migration.emplace().downtime = milliseconds(20);
+  a.migration->status = Status::kCompleted;
+  RunResult b;
+  b.migration.emplace().downtime = milliseconds(99);
+  b.migration->total_time = milliseconds(900);
+  b.probe.emplace().longest_blackout = milliseconds(70);
+  Merge(a, b);
+  EXPECT_THAT(a.migration->downtime, Optional(milliseconds(20)));
+  EXPECT_THAT(a.migration->total_time, Optional(milliseconds(900)));
+  EXPECT_EQ(a.migration->status, Status::kCompleted);
+  ASSERT_TRUE(a.probe);
+  EXPECT_THAT(a.probe->longest_blackout, Optional(milliseconds(70)));
+}
+
+}  // namespace
+}  // namespace migtest

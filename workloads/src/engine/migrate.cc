@@ -1,0 +1,888 @@
+// migmon migrate: the embedded migration engine, a real userspace live migration of a "guest"
+// (memory written by vCPU threads at the dirtier's rate and pattern) with the phases of a VMM:
+// setup, a full pass, iterations of dirty-bitmap sync + send until the estimated downtime fits,
+// stop-and-copy with the writers paused, verification and resume on the destination.
+//
+//   migmon migrate -d [-p PORT] [--json FILE]                        # destination
+//   migmon migrate -s -H HOST [-p PORT] -m SIZE [--vcpus N] [--dirty-rate RATE] ...  # source
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "engine/postcopy.hpp"
+#include "engine/protocol.hpp"
+#include "engine/wp_tracker.hpp"
+#include "migtest/results/json.hpp"
+#include "page_writer.hpp"
+#include "subcommands.hpp"
+
+namespace migtest {
+namespace engine {
+namespace {
+
+using nlohmann::json;
+constexpr uint64_t kRunPages = 64;  // pages per kPages message (256 KiB)
+
+// Guest memory: anonymous, 4 KiB aligned, unmapped on every path.
+class Memory {
+ public:
+  explicit Memory(size_t bytes, bool populate = false) : bytes_(bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
+    if (p == MAP_FAILED) {
+      throw RuntimeError(
+          fmt::format("cannot map {} MiB of guest memory: {}", bytes >> 20, ErrnoText(errno)));
+    }
+    base_ = static_cast<uint8_t*>(p);
+  }
+  ~Memory() { ::munmap(base_, bytes_); }
+  Memory(const Memory&) = delete;
+  Memory& operator=(const Memory&) = delete;
+  uint8_t* base() const { return base_; }
+  size_t bytes() const { return bytes_; }
+  uint8_t* page(uint64_t i) const { return base_ + i * kPageSize; }
+
+ private:
+  uint8_t* base_ = nullptr;
+  size_t bytes_;
+};
+
+void WriteJsonFile(const std::string& path, const RunResult& run) {
+  if (path.empty()) return;
+  std::ofstream out(path);
+  out << ToJsonString(run, 2) << "\n";
+  if (!out) throw RuntimeError(fmt::format("cannot write {}", path));
+}
+
+double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
+Duration NsToDuration(int64_t ns) { return Duration(ns / 1000); }
+
+// ---------------------------------------------------------------------------------------------
+// Source
+struct SourceOptions {
+  std::string host;
+  uint16_t port = 0;
+  uint64_t memory = 0;
+  int vcpus = 1;
+  uint64_t dirty_rate = 0;
+  std::string pattern = "sequential";
+  int64_t downtime_limit_ms = 300;
+  uint64_t max_bandwidth = 0;  // bytes/s, 0 = unlimited
+  int max_iterations = 30;
+  int postcopy_after = -1;  // iterations before switching to postcopy; -1 = precopy only
+  bool auto_converge = false;
+  std::string dirty_tracking = "bitmap";
+  std::string json_file;
+  bool tlmz = false;
+  int stall_iteration = 0;
+  int64_t stall_ms = 0;
+  uint64_t drop_after = 0;
+  uint16_t echo_port = 0;
+  int64_t linger_ms = 100;
+};
+
+class Source {
+ public:
+  explicit Source(SourceOptions o)
+      : o_(std::move(o)),
+        mem_(o_.memory),
+        pages_(o_.memory / kPageSize),
+        dirty_((pages_ + 63) / 64),
+        table_(pages_) {}
+
+  int Run() {
+    MigrationResult& m = result_;
+    m.format = Format::kMigtest;
+    m.downtime_goal = std::chrono::milliseconds(o_.downtime_limit_ms);
+    m.config = {{"memory_bytes", std::to_string(o_.memory)},
+                {"vcpus", std::to_string(o_.vcpus)},
+                {"dirty_rate_bytes_s", std::to_string(o_.dirty_rate)},
+                {"pattern", o_.pattern},
+                {"downtime_limit_ms", std::to_string(o_.downtime_limit_ms)},
+                {"max_bandwidth_bytes_s", std::to_string(o_.max_bandwidth)},
+                {"max_iterations", std::to_string(o_.max_iterations)},
+                {"auto_converge", o_.auto_converge ? "on" : "off"},
+                {"dirty_tracking", o_.dirty_tracking},
+                {"postcopy_after", std::to_string(o_.postcopy_after)}};
+
+    // The guest runs before migration starts, as a VM does.
+    PageWriter::Options wo;
+    wo.pattern = *WritePatternFromString(o_.pattern);
+    wo.rate_bytes_per_s = o_.dirty_rate;
+    wo.threads = o_.vcpus;
+    // Dirty pages are logged by the writers into the bitmap, or trapped by write protection.
+    wo.dirty_bitmap = o_.dirty_tracking == "uffd-wp" ? nullptr : dirty_.data();
+    writer_ = std::make_unique<PageWriter>(mem_.base(), mem_.bytes(), wo);
+    writer_->Preheat();
+    if (o_.dirty_tracking == "uffd-wp") {
+      wp_ = std::make_unique<WpTracker>(mem_.base(), pages_, dirty_.data());
+    }
+    if (o_.dirty_rate > 0) writer_->Start();
+    echo_.Open(o_.echo_port);
+    const int64_t t_start = MonoNs();  // the guest runs; the migration starts now
+    Tlmz("RAM_SAVE_FLAG_EOS ram_save_live stage 1");
+
+    int exit_code = kExitOk;
+    try {
+      Migrate(t_start);
+    } catch (const std::exception& e) {
+      // The guest keeps running on the source: a failed precopy leaves it where it was.
+      if (writer_) writer_->Resume();
+      echo_.Open(o_.echo_port);
+      m.status = Status::kFailed;
+      m.error = e.what();
+      if (postcopy_started_) {
+        *m.error += " (in postcopy: the guest is lost on both sides)";
+        echo_.Close();
+      }
+      fmt::print(stderr, "migmon migrate: migration failed: {}\n", *m.error);
+      exit_code = kExitRuntime;
+    }
+    m.total_time = NsToDuration(MonoNs() - t_start);
+    // Let the guest be seen where it now runs (the prober measures the blackout's end).
+    SleepInterruptible(o_.linger_ms * 1'000'000);
+    echo_.Close();
+    if (writer_) writer_->Stop();
+    Finish();
+    return exit_code;
+  }
+
+ private:
+  void Tlmz(std::string_view line) {
+    if (o_.tlmz) {
+      fmt::print(stdout, "{}\n", line);
+      std::fflush(stdout);
+    }
+  }
+
+  // Collects and clears the dirty bitmap: the iteration's sync.
+  std::vector<uint64_t> CollectDirty() {
+    std::vector<uint64_t> bits(dirty_.size());
+    for (size_t w = 0; w < dirty_.size(); ++w) {
+      bits[w] = dirty_[w].exchange(0, std::memory_order_acquire);
+    }
+    // uffd-wp: protect again after collecting. A page written since its trap is in `bits` and is
+    // sent after this point, so what it holds now goes over; later writes trap anew.
+    if (wp_) wp_->ProtectAll();
+    return bits;
+  }
+
+  uint64_t CountDirty() const {
+    uint64_t n = 0;
+    for (const auto& w : dirty_)
+      n += static_cast<uint64_t>(std::popcount(w.load(std::memory_order_relaxed)));
+    return n;
+  }
+
+  // Sends the pages whose bits are set (all pages when `bits` is empty), in runs, at most
+  // max-bandwidth. Returns pages sent.
+  uint64_t SendPages(const std::vector<uint64_t>& bits) {
+    uint64_t sent = 0;
+    uint64_t i = 0;
+    auto is_set = [&](uint64_t p) { return bits.empty() || ((bits[p / 64] >> (p % 64)) & 1); };
+    while (i < pages_) {
+      if (!bits.empty() && bits[i / 64] == 0) {
+        i = (i / 64 + 1) * 64;
+        continue;
+      }
+      if (!is_set(i)) {
+        ++i;
+        continue;
+      }
+      uint64_t n = 1;
+      while (i + n < pages_ && n < kRunPages && is_set(i + n)) ++n;
+      // The generation each page had when sent. A write racing the send dirties the page again,
+      // so it goes again; after the final round (writers paused) the table is exact.
+      for (uint64_t k = i; k < i + n; ++k) table_[k] = PageGeneration(mem_.page(k));
+      ch_.Send(Msg::kPages, i, n, mem_.page(i), n * kPageSize);
+      if (postcopy_started_) MarkSent(i, n);
+      sent += n;
+      i += n;
+      Pace();
+      if (StopRequested()) throw RuntimeError("interrupted by a signal");
+    }
+    return sent;
+  }
+
+  // max-bandwidth: never ahead of rate × elapsed since the iteration's start.
+  void Pace() {
+    const uint64_t bytes = ch_.bytes_sent();
+    const int64_t now = MonoNs();
+    if (now - second_start_ >= 1'000'000'000) {
+      result_.bandwidth_mib_s.push_back(static_cast<double>(bytes - second_bytes_) / 1048576.0 *
+                                        1e9 / static_cast<double>(now - second_start_));
+      second_start_ = now;
+      second_bytes_ = bytes;
+    }
+    if (o_.max_bandwidth == 0) return;
+    const double allowed_ns =
+        static_cast<double>(bytes - pace_bytes_) * 1e9 / static_cast<double>(o_.max_bandwidth);
+    const int64_t ahead = static_cast<int64_t>(allowed_ns) - (now - pace_start_);
+    if (ahead > 0) SleepInterruptible(ahead);
+  }
+
+  void Migrate(int64_t t_start) {
+    MigrationResult& m = result_;
+    Endpoint to = Resolve(o_.host, o_.port, SOCK_STREAM);
+    ch_ = Channel(ConnectTcp(to, std::chrono::seconds(10)), "the destination " + to.text);
+    if (o_.drop_after) ch_.DropAfter(o_.drop_after);
+    json hello = {{"pages", pages_},
+                  {"vcpus", o_.vcpus},
+                  {"dirty_rate", o_.dirty_rate},
+                  {"pattern", o_.pattern},
+                  {"echo_port", o_.echo_port},
+                  {"boot_id", BootId()},
+                  {"postcopy", o_.postcopy_after >= 0}};
+    const std::string hello_text = hello.dump();
+    const int64_t t1 = MonoNs();
+    ch_.Send(Msg::kHello, pages_, 0, hello_text.data(), hello_text.size());
+    Header ready = ch_.Receive();
+    const int64_t t3 = MonoNs();
+    if (ready.type != static_cast<uint32_t>(Msg::kReady)) {
+      throw RuntimeError(fmt::format("the destination answered message {} to hello", ready.type));
+    }
+    const std::string dst_boot = ch_.ReadPayloadString(ready.length);
+    if (dst_boot == BootId()) {
+      clock_offset_ = 0;  // one host: one CLOCK_MONOTONIC
+      clock_uncertainty_ = 0;
+    } else {
+      // Different hosts: the destination's clock read at some point between t1 and t3.
+      clock_offset_ = static_cast<int64_t>(ready.a) - (t1 + t3) / 2;
+      clock_uncertainty_ = (t3 - t1) / 2;
+    }
+    m.setup_time = NsToDuration(MonoNs() - t_start);
+    pace_start_ = second_start_ = MonoNs();
+    pace_bytes_ = second_bytes_ = ch_.bytes_sent();
+
+    // Precopy.
+    int index = 0;
+    bool converged = false;
+    int consecutive_high_dirty = 0;
+    double throttle = 0;
+    double bandwidth = 0;  // bytes/s, measured
+    uint64_t total_sent = 0;
+    while (true) {
+      ++index;
+      if (o_.postcopy_after >= 0 && index > o_.postcopy_after) break;
+      Iteration it;
+      it.index = index;
+      const int64_t t_iter = MonoNs();
+      it.start = NsToDuration(t_iter - t_start);
+      std::vector<uint64_t> bits;
+      if (index == 1) {
+        CollectDirty();  // the full pass sends everything; later writes show up next time
+      } else {
+        bits = CollectDirty();
+      }
+      if (index == o_.stall_iteration) SleepInterruptible(o_.stall_ms * 1'000'000);
+      const int64_t t_synced = MonoNs();
+      if (index > 1) it.sync_time = NsToDuration(t_synced - t_iter);
+      const uint64_t bytes_before = ch_.bytes_sent();
+      const uint64_t sent = SendPages(bits);
+      ch_.Send(Msg::kIterEnd, static_cast<uint64_t>(index));
+      const int64_t t_end = MonoNs();
+      total_sent += sent;
+      const uint64_t bytes = ch_.bytes_sent() - bytes_before;
+      if (t_end > t_synced && bytes > 0) {
+        bandwidth = static_cast<double>(bytes) * 1e9 / static_cast<double>(t_end - t_synced);
+      }
+      const uint64_t dirty_now = CountDirty();
+      it.duration = NsToDuration(t_end - t_iter);
+      it.pages_sent = sent;
+      it.bytes_sent = bytes;
+      it.pages_dirtied = dirty_now;
+      it.remaining_bytes = dirty_now * kPageSize;
+      it.bandwidth_mib_s = bandwidth / 1048576.0;
+      const double est_ns =
+          bandwidth > 0 ? static_cast<double>(dirty_now * kPageSize) * 1e9 / bandwidth : 0;
+      it.est_downtime = NsToDuration(static_cast<int64_t>(est_ns));
+      it.progress = std::min(1.0, static_cast<double>(total_sent) / static_cast<double>(pages_));
+      m.iterations.push_back(it);
+      Tlmz(fmt::format("s221 {} {}", sent, static_cast<int64_t>(Ms(t_end - t_iter))));
+      Tlmz(fmt::format("s222 {} {} 0 {:.2f}", dirty_now,
+                       it.sync_time ? it.sync_time->count() / 1000 : 0, *it.progress));
+      fmt::print(stderr,
+                 "migrate: iteration {}: sent {} pages in {:.0f} ms ({:.0f} MiB/s), {} dirty, "
+                 "estimated downtime {:.0f} ms\n",
+                 index, sent, Ms(t_end - t_iter), bandwidth / 1048576.0, dirty_now, est_ns / 1e6);
+      if (o_.postcopy_after >= 0) continue;  // postcopy switches after a fixed count
+      if (static_cast<int64_t>(est_ns / 1e6) <= o_.downtime_limit_ms) {
+        converged = true;
+        break;
+      }
+      if (index >= o_.max_iterations) break;
+      // Auto-converge as QEMU does: two rounds in a row dirtying over half of what was sent →
+      // throttle the vCPUs 20 %, then 10 % more each time, up to 99 %.
+      if (o_.auto_converge && index > 1) {
+        consecutive_high_dirty = dirty_now * 2 > sent ? consecutive_high_dirty + 1 : 0;
+        if (consecutive_high_dirty >= 2) {
+          throttle = throttle == 0 ? 0.2 : std::min(0.99, throttle + 0.1);
+          writer_->SetThrottle(throttle);
+          m.config["throttle_final"] = fmt::format("{:.2f}", throttle);
+          consecutive_high_dirty = 0;
+        }
+      }
+    }
+    Tlmz("RAM_SAVE_FLAG_EOS ram_save_live stage 2");
+    if (o_.postcopy_after >= 0) {
+      RunPostcopy(t_start);
+      return;
+    }
+    m.converged = converged;
+    StopAndCopy(t_start, total_sent);
+  }
+
+  // The writers pause, the rest goes over, the destination verifies and resumes.
+  void StopAndCopy(int64_t t_start, uint64_t total_sent) {
+    MigrationResult& m = result_;
+    writer_->Pause();
+    const int64_t t_pause = MonoNs();  // downtime starts
+    echo_.Close();
+    ch_.Send(Msg::kStopCopy, static_cast<uint64_t>(t_pause + clock_offset_));
+    // The final round's sync, with the guest stopped: its time is downtime too.
+    const int final_index = static_cast<int>(m.iterations.size()) + 1;
+    const std::vector<uint64_t> bits = CollectDirty();
+    if (final_index == o_.stall_iteration) SleepInterruptible(o_.stall_ms * 1'000'000);
+    const int64_t t_synced = MonoNs();
+    const uint64_t sent = SendPages(bits);
+    const int64_t t_final = MonoNs();
+    const int64_t t_state = MonoNs();
+    ch_.Send(Msg::kState, 0, 0, table_.data(), table_.size() * sizeof(uint64_t));
+    const int64_t t_sent = MonoNs();
+    Header done = ch_.Receive();
+    if (done.type != static_cast<uint32_t>(Msg::kDone)) {
+      throw RuntimeError(
+          fmt::format("the destination answered message {} to the final state", done.type));
+    }
+    json info = json::parse(ch_.ReadPayloadString(done.length), nullptr, false);
+    const int64_t t_resume = static_cast<int64_t>(done.a) - clock_offset_;  // our clock
+    m.status = Status::kCompleted;
+    m.verified = done.b == 1;
+    if (!*m.verified && info.is_object() && info.contains("error")) {
+      m.error = info["error"].get<std::string>();
+    }
+    m.downtime = NsToDuration(t_resume - t_pause);
+    if (clock_uncertainty_ > 0) m.downtime_uncertainty = NsToDuration(clock_uncertainty_);
+    m.downtime_breakdown = {{"final_iter", NsToDuration(t_final - t_pause)},
+                            {"state", NsToDuration(t_state - t_final)},
+                            {"send_state", NsToDuration(t_sent - t_state)},
+                            {"resume", NsToDuration(std::max<int64_t>(0, t_resume - t_sent))}};
+    Iteration last;
+    last.index = final_index;
+    last.sync_time = NsToDuration(t_synced - t_pause);
+    last.start = NsToDuration(t_pause - t_start);
+    last.duration = NsToDuration(t_final - t_pause);
+    last.pages_sent = sent;
+    last.pages_dirtied = 0;
+    last.bytes_sent = sent * kPageSize;
+    last.progress = 1.0;
+    m.iterations.push_back(last);
+    // The migration ends when the guest resumes on the destination.
+    const int64_t total_ms = static_cast<int64_t>(Ms(t_resume - t_start));
+    Tlmz(fmt::format("s221 {} {}", sent, static_cast<int64_t>(Ms(t_final - t_pause))));
+    Tlmz("s2s3gap 0 ps_wait 0");
+    Tlmz(fmt::format("s3 {} 1", sent));
+    Tlmz(".. 10 .. 20 .. 30 .. 40 .. 50 .. 60 .. 70 .. 80 .. 90 .. 100 Percents");
+    Tlmz("RAM_SAVE_FLAG_EOS ram_save_live stage 3");
+    Tlmz(fmt::format("s222 0 {} 0 1.00", m.downtime->count() / 1000));
+    Tlmz(fmt::format("s4 {} {} {}", total_sent + sent - m.iterations.front().pages_sent.value_or(0),
+                     m.iterations.front().pages_sent.value_or(0), total_ms));
+    fmt::print(stderr, "migrate: completed: downtime {:.1f} ms, memory {}\n",
+               Ms(t_resume - t_pause), *m.verified ? "verified" : "NOT verified");
+    // The reported total ends here; keep it consistent with the TLMZ s4 line.
+    result_total_ = std::chrono::milliseconds(total_ms);
+  }
+
+  // Every page's generation: the device state the destination checks its pages against.
+  std::vector<uint64_t> StateTable() const {
+    std::vector<uint64_t> table(pages_);
+    for (uint64_t i = 0; i < pages_; ++i) table[i] = PageGeneration(mem_.page(i));
+    return table;
+  }
+
+  void MarkSent(uint64_t first, uint64_t n) {
+    std::lock_guard lock(sent_mutex_);
+    for (uint64_t p = first; p < first + n; ++p) sent_[p] = true;
+  }
+
+  // Postcopy: the source stops, the destination runs at once and asks for what it lacks over an
+  // urgent connection while the source pushes the rest.
+  void RunPostcopy(int64_t t_start) {
+    MigrationResult& m = result_;
+    m.converged = false;
+    writer_->Pause();
+    const int64_t t_pause = MonoNs();
+    echo_.Close();
+    std::vector<uint64_t> bits = CollectDirty();
+    if (m.iterations.empty()) bits.assign(bits.size(), ~uint64_t{0});  // nothing was sent yet
+    std::vector<uint64_t> state = StateTable();
+    sent_.assign(pages_, true);
+    for (uint64_t i = 0; i < pages_; ++i) {
+      if ((bits[i / 64] >> (i % 64)) & 1) sent_[i] = false;
+    }
+    postcopy_started_ = true;
+    ch_.Send(Msg::kPostcopy, static_cast<uint64_t>(t_pause + clock_offset_));
+    ch_.Send(Msg::kState, 0, 0, state.data(), state.size() * sizeof(uint64_t));
+    // The destination connects its urgent channel to our listening port (sent in its reply).
+    Header h = ch_.Receive();
+    if (h.type != static_cast<uint32_t>(Msg::kReady)) {
+      throw RuntimeError(fmt::format("the destination answered message {} to postcopy", h.type));
+    }
+    const uint16_t urgent_port = static_cast<uint16_t>(h.a);
+    ch_.SkipPayload(h.length);
+    Endpoint to = Resolve(o_.host, urgent_port, SOCK_STREAM);
+    Channel urgent(ConnectTcp(to, std::chrono::seconds(10)), "the destination's urgent channel");
+    std::atomic<bool> failed{false};
+    std::string urgent_error;
+    std::thread server([&] {
+      try {
+        while (true) {
+          Header r = urgent.Receive();
+          if (r.type == static_cast<uint32_t>(Msg::kEnd)) break;
+          if (r.type != static_cast<uint32_t>(Msg::kRequest) || r.a >= pages_) {
+            throw RuntimeError(fmt::format("bad page request (type {}, page {})", r.type, r.a));
+          }
+          {
+            std::lock_guard lock(sent_mutex_);
+            sent_[r.a] = true;
+          }
+          urgent.Send(Msg::kPages, r.a, 1, mem_.page(r.a), kPageSize);
+          ++requests_served_;
+        }
+      } catch (const std::exception& e) {
+        urgent_error = e.what();
+        failed = true;
+      }
+    });
+    // Background push of everything not yet sent.
+    uint64_t pushed = 0;
+    try {
+      for (uint64_t i = 0; i < pages_ && !failed; ++i) {
+        {
+          std::lock_guard lock(sent_mutex_);
+          if (sent_[i]) continue;
+          sent_[i] = true;
+        }
+        ch_.Send(Msg::kPages, i, 1, mem_.page(i), kPageSize);
+        ++pushed;
+        Pace();
+      }
+      ch_.Send(Msg::kEnd);
+      const int64_t t_pushed = MonoNs();  // every page is on its way: the migration's end
+      Header done = ch_.Receive();
+      if (done.type != static_cast<uint32_t>(Msg::kDone)) {
+        throw RuntimeError(
+            fmt::format("the destination answered message {} at the end", done.type));
+      }
+      json info = json::parse(ch_.ReadPayloadString(done.length), nullptr, false);
+      const int64_t t_resume = static_cast<int64_t>(done.a) - clock_offset_;
+      m.status = Status::kCompleted;
+      m.verified = done.b == 1;
+      if (info.is_object()) {
+        if (!*m.verified && info.contains("error")) m.error = info["error"].get<std::string>();
+        if (info.contains("postcopy_latency_us")) {
+          m.postcopy_latency = info["postcopy_latency_us"].get<LatencyDistribution>();
+        }
+      }
+      m.downtime = NsToDuration(t_resume - t_pause);
+      result_total_ = NsToDuration(std::max(t_resume, t_pushed) - t_start);
+      if (clock_uncertainty_ > 0) m.downtime_uncertainty = NsToDuration(clock_uncertainty_);
+      m.downtime_breakdown = {{"state", NsToDuration(std::max<int64_t>(0, t_resume - t_pause))}};
+      m.pages["postcopy_pushed"] = pushed;
+      m.pages["postcopy_requests"] = requests_served_;
+    } catch (...) {
+      urgent.Shutdown();
+      server.join();
+      throw;
+    }
+    server.join();
+    if (failed) throw RuntimeError("postcopy urgent channel: " + urgent_error);
+    fmt::print(stderr, "migrate: postcopy completed: {} pages pushed, {} requested, memory {}\n",
+               pushed, requests_served_.load(), *m.verified ? "verified" : "NOT verified");
+  }
+
+  void Finish() {
+    RunResult run;
+    run.format = Format::kMigtest;
+    run.source = "migmon migrate (source)";
+    if (result_total_) result_.total_time = result_total_;
+    if (wp_) result_.pages["write_protect_traps"] = wp_->traps();
+    run.migration = result_;
+    DirtyResult d;
+    d.pattern = o_.pattern;
+    d.memory_mb = o_.memory >> 20;
+    if (o_.dirty_rate > 0) d.requested_mib_s = static_cast<double>(o_.dirty_rate) / 1048576.0;
+    run.dirty = d;
+    WriteJsonFile(o_.json_file, run);
+  }
+
+  SourceOptions o_;
+  Memory mem_;
+  uint64_t pages_;
+  std::vector<std::atomic<uint64_t>> dirty_;
+  std::vector<uint64_t> table_;  // every page's generation as last sent: the device state
+  // wp_ before writer_: the writers stop (destructor) before their trap handler goes.
+  std::unique_ptr<WpTracker> wp_;  // --dirty-tracking uffd-wp
+  std::unique_ptr<PageWriter> writer_;
+  GuestEcho echo_;
+  Channel ch_;
+  MigrationResult result_;
+  std::optional<Duration> result_total_;
+  int64_t clock_offset_ = 0;
+  int64_t clock_uncertainty_ = 0;
+  int64_t pace_start_ = 0, second_start_ = 0;
+  uint64_t pace_bytes_ = 0, second_bytes_ = 0;
+  bool postcopy_started_ = false;
+  std::mutex sent_mutex_;
+  std::vector<bool> sent_;
+  std::atomic<uint64_t> requests_served_{0};
+};
+
+// ---------------------------------------------------------------------------------------------
+// Destination
+struct DestinationOptions {
+  uint16_t port = 0;
+  uint64_t memory = 0;  // when given, guest RAM is allocated (faulted in) before "ready"
+  std::string json_file;
+  int64_t run_after_ms = 500;
+  int64_t corrupt_page = -1;  // test knob
+};
+
+class Destination {
+ public:
+  explicit Destination(DestinationOptions o) : o_(std::move(o)) {}
+
+  int Run() {
+    // As a VMM's destination is started with its RAM before the incoming migration, so that
+    // allocating it is not the migration's time.
+    if (o_.memory > 0) mem_ = std::make_unique<Memory>(o_.memory, /*populate=*/true);
+    Fd listener = BindAny(SOCK_STREAM, o_.port);
+    fmt::print(stdout, "ready port={}\n", LocalPort(listener.get()));
+    std::fflush(stdout);
+    int code = kExitOk;
+    try {
+      auto conn = AcceptWithTimeout(listener.get(), std::chrono::seconds(120));
+      if (!conn) throw RuntimeError("no source connected within 120 s");
+      listener.Reset();
+      ch_ = Channel(std::move(*conn), "the source");
+      Receive();
+    } catch (const std::exception& e) {
+      result_.status = Status::kFailed;
+      result_.error = e.what();
+      fmt::print(stderr, "migmon migrate: destination: {}\n", e.what());
+      code = kExitRuntime;
+    }
+    echo_.Close();
+    if (writer_) writer_->Stop();
+    if (postcopy_) postcopy_->Stop();
+    RunResult run;
+    run.format = Format::kMigtest;
+    run.source = "migmon migrate (destination)";
+    run.migration = result_;
+    WriteJsonFile(o_.json_file, run);
+    return code;
+  }
+
+ private:
+  void Receive() {
+    Header hello = ch_.Receive();
+    if (hello.type != static_cast<uint32_t>(Msg::kHello)) {
+      throw RuntimeError(fmt::format("expected hello from the source, got message {}", hello.type));
+    }
+    json cfg = json::parse(ch_.ReadPayloadString(hello.length), nullptr, false);
+    if (!cfg.is_object() || !cfg.contains("pages"))
+      throw RuntimeError("the source's hello is garbage");
+    pages_ = cfg["pages"].get<uint64_t>();
+    if (pages_ == 0 || pages_ > (uint64_t{1} << 30)) {
+      throw RuntimeError(fmt::format("the source asks for {} pages", pages_));
+    }
+    cfg_ = cfg;
+    const bool postcopy = cfg.value("postcopy", false);
+    if (mem_ && mem_->bytes() != pages_ * kPageSize) {
+      throw RuntimeError(fmt::format("the source's guest has {} MiB, this destination {} MiB (-m)",
+                                     (pages_ * kPageSize) >> 20, mem_->bytes() >> 20));
+    }
+    // Postcopy needs memory no page of which was ever touched, for userfaultfd.
+    if (!mem_ || postcopy) mem_ = std::make_unique<Memory>(pages_ * kPageSize);
+    received_.assign(pages_, ~uint64_t{0});  // ~0: never received
+    if (cfg.value("postcopy", false)) {
+      postcopy_ = std::make_unique<PostcopyDestination>(mem_->base(), pages_);
+    }
+    const std::string boot = BootId();
+    ch_.Send(Msg::kReady, static_cast<uint64_t>(MonoNs()), 0, boot.data(), boot.size());
+    result_.status = Status::kActive;
+    while (true) {
+      Header h = ch_.Receive();
+      switch (static_cast<Msg>(h.type)) {
+        case Msg::kPages:
+          ReceivePages(h);
+          break;
+        case Msg::kIterEnd:
+          break;
+        case Msg::kStopCopy:
+          pause_ns_ = static_cast<int64_t>(h.a);
+          break;
+        case Msg::kState:
+          FinishPrecopy(h);
+          return;
+        case Msg::kPostcopy:
+          pause_ns_ = static_cast<int64_t>(h.a);
+          RunPostcopy();
+          return;
+        default:
+          throw RuntimeError(fmt::format("unexpected message {} from the source", h.type));
+      }
+    }
+  }
+
+  void ReceivePages(const Header& h) {
+    if (h.a + h.b > pages_ || h.length != h.b * kPageSize) {
+      throw RuntimeError(fmt::format("the source sent pages [{}, +{}) of {}", h.a, h.b, pages_));
+    }
+    if (postcopy_) {
+      buffer_.resize(h.length);
+      ch_.ReadPayload(buffer_.data(), h.length);
+      for (uint64_t k = 0; k < h.b; ++k)
+        postcopy_->Install(h.a + k, buffer_.data() + k * kPageSize);
+    } else {
+      ch_.ReadPayload(mem_->page(h.a), h.length);
+      for (uint64_t k = h.a; k < h.a + h.b; ++k) received_[k] = PageGeneration(mem_->page(k));
+    }
+  }
+
+  std::vector<uint64_t> ReadState(const Header& h) {
+    if (h.length != pages_ * sizeof(uint64_t)) {
+      throw RuntimeError(fmt::format("the device state is {} bytes, expected {}", h.length,
+                                     pages_ * sizeof(uint64_t)));
+    }
+    std::vector<uint64_t> table(pages_);
+    ch_.ReadPayload(table.data(), h.length);
+    return table;
+  }
+
+  // Before resume, every page against the source's record: the generation the source last wrote
+  // (a page the migration failed to resend holds an older one). One header read a page, so that
+  // the check does not lengthen the downtime much; the full content check follows while the
+  // guest runs (bodies never change after pre-heat, headers stay self-consistent).
+  bool CheckGenerations(const std::vector<uint64_t>& table, std::string* why) {
+    if (o_.corrupt_page >= 0 && static_cast<uint64_t>(o_.corrupt_page) < pages_) {
+      mem_->page(static_cast<uint64_t>(o_.corrupt_page))[40] ^= 0x5a;  // in the body
+    }
+    // What arrived (recorded as it arrived: no page is read again here) against the source's
+    // record; a page never received has no generation at all.
+    for (uint64_t i = 0; i < pages_; ++i) {
+      if (received_[i] != table[i]) {
+        *why = received_[i] == ~uint64_t{0}
+                   ? fmt::format("page {}: never received", i)
+                   : fmt::format("page {}: generation {}, the source's is {} (a lost update)", i,
+                                 received_[i], table[i]);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The guest runs on here for a while (the prober sees it answer, the writers write), then
+  // stops, and every page's content is checked.
+  bool RunGuestThenVerify(bool verified, std::string* why) {
+    SleepInterruptible(o_.run_after_ms * 1'000'000);
+    writer_->Stop();
+    std::string bad;
+    if (writer_->VerifyAll(&bad) > 0 && verified) {
+      *why = bad;
+      return false;
+    }
+    return verified;
+  }
+
+  void StartGuest() {
+    PageWriter::Options wo;
+    wo.pattern = *WritePatternFromString(cfg_.value("pattern", std::string("sequential")));
+    wo.rate_bytes_per_s = cfg_.value("dirty_rate", uint64_t{0});
+    wo.threads = cfg_.value("vcpus", 1);
+    writer_ = std::make_unique<PageWriter>(mem_->base(), pages_ * kPageSize, wo);
+    if (wo.rate_bytes_per_s > 0) writer_->Start();
+    echo_.Open(cfg_.value("echo_port", uint16_t{0}));
+  }
+
+  void SendDone(int64_t resume_ns, bool verified, const json& info) {
+    const std::string text = info.dump();
+    ch_.Send(Msg::kDone, static_cast<uint64_t>(resume_ns), verified ? 1 : 0, text.data(),
+             text.size());
+  }
+
+  void FinishPrecopy(const Header& h) {
+    std::vector<uint64_t> table = ReadState(h);
+    std::string why;
+    bool verified = CheckGenerations(table, &why);
+    StartGuest();
+    const int64_t resume = MonoNs();  // downtime ends
+    verified = RunGuestThenVerify(verified, &why);
+    json info = json::object();
+    if (!verified) info["error"] = "memory verification failed: " + why;
+    SendDone(resume, verified, info);
+    Conclude(resume, verified, why);
+  }
+
+  void RunPostcopy() {
+    if (!postcopy_) throw RuntimeError("the source switched to postcopy without announcing it");
+    Header h = ch_.Receive();
+    if (h.type != static_cast<uint32_t>(Msg::kState)) {
+      throw RuntimeError(fmt::format("expected the device state, got message {}", h.type));
+    }
+    std::vector<uint64_t> table = ReadState(h);
+    Fd urgent_listener = BindAny(SOCK_STREAM, 0);
+    ch_.Send(Msg::kReady, LocalPort(urgent_listener.get()));
+    auto conn = AcceptWithTimeout(urgent_listener.get(), std::chrono::seconds(10));
+    if (!conn) throw RuntimeError("the source did not open the urgent channel within 10 s");
+    postcopy_->Start(Channel(std::move(*conn), "the source's urgent channel"), table);
+    // Pages present now came in precopy: check them before the guest touches them.
+    std::string why;
+    bool verified = postcopy_->VerifyPresent(&why);
+    StartGuest();
+    const int64_t resume = MonoNs();
+    while (true) {
+      Header p = ch_.Receive();
+      if (p.type == static_cast<uint32_t>(Msg::kEnd)) break;
+      if (p.type != static_cast<uint32_t>(Msg::kPages)) {
+        throw RuntimeError(fmt::format("unexpected message {} in postcopy", p.type));
+      }
+      ReceivePages(p);
+    }
+    postcopy_->Finish();
+    if (verified) verified = postcopy_->Verified(&why);
+    verified = RunGuestThenVerify(verified, &why);
+    json info = json::object();
+    if (!verified) info["error"] = "memory verification failed: " + why;
+    LatencyDistribution lat;
+    lat.samples = postcopy_->Latencies();
+    info["postcopy_latency_us"] = lat;
+    result_.postcopy_latency = lat;
+    SendDone(resume, verified, info);
+    Conclude(resume, verified, why);
+  }
+
+  void Conclude(int64_t resume_ns, bool verified, const std::string& why) {
+    result_.downtime = NsToDuration(resume_ns - pause_ns_);
+    result_.verified = verified;
+    if (!verified) result_.error = "memory verification failed: " + why;
+    result_.status = Status::kCompleted;
+  }
+
+  DestinationOptions o_;
+  Channel ch_;
+  json cfg_;
+  uint64_t pages_ = 0;
+  std::unique_ptr<Memory> mem_;
+  std::unique_ptr<PageWriter> writer_;
+  std::unique_ptr<PostcopyDestination> postcopy_;
+  GuestEcho echo_;
+  std::vector<uint8_t> buffer_;
+  std::vector<uint64_t> received_;  // generation of each page as received
+  int64_t pause_ns_ = 0;
+  MigrationResult result_;
+};
+
+}  // namespace
+}  // namespace engine
+
+int RunMigrate(int argc, char** argv) {
+  return Guarded("migrate", [&]() -> int {
+    CLI::App app{"The embedded migration engine: migrate a userspace guest over TCP"};
+    bool dst = false, src = false;
+    engine::SourceOptions so;
+    engine::DestinationOptions dopt;
+    std::string size = "256M", rate = "0", bandwidth = "0", stall, drop;
+    bool postcopy = false;
+    int postcopy_after = -1;
+    int port = 0;
+    std::string json_file;
+    app.add_flag("-d", dst, "run the destination (listens; prints 'ready port=N')");
+    app.add_flag("-s", src, "run the source (connects to -H)");
+    app.add_option("-H,--host", so.host, "the destination's address (source)");
+    app.add_option("-p,--port", port, "destination port (0: the kernel chooses)")
+        ->check(CLI::Range(0, 65535));
+    app.add_option("-m,--memory", size,
+                   "guest memory size (M/G suffixes; bare number = MiB); on the destination, "
+                   "allocate it before getting ready");
+    app.add_option("--vcpus", so.vcpus, "vCPU (writer) threads")->check(CLI::Range(1, 256));
+    app.add_option("--dirty-rate", rate, "guest dirty rate (M/G per second; 0 = idle guest)");
+    app.add_option("--pattern", so.pattern, "sequential | random")
+        ->check(CLI::IsMember({"sequential", "random"}));
+    app.add_option("--downtime-limit", so.downtime_limit_ms,
+                   "downtime goal in ms (QEMU's default 300)")
+        ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+    app.add_option("--max-bandwidth", bandwidth, "link cap in bytes/s (M/G suffixes; 0 = none)");
+    app.add_option("--max-iterations", so.max_iterations,
+                   "precopy iteration cap (then stop anyway)")
+        ->check(CLI::Range(1, 100000));
+    app.add_flag("--postcopy", postcopy, "switch to postcopy at once");
+    app.add_option("--postcopy-after", postcopy_after, "switch to postcopy after N iterations")
+        ->check(CLI::Range(0, 100000));
+    app.add_flag("--auto-converge", so.auto_converge, "throttle the vCPUs when precopy lags");
+    app.add_option("--dirty-tracking", so.dirty_tracking, "bitmap")
+        ->check(CLI::IsMember({"bitmap", "uffd-wp"}));
+    app.add_option("--json", json_file, "write the result.json document to FILE");
+    app.add_flag("--tlmz", so.tlmz, "print TLMZ report lines (s221/s222/s3/s4) on stdout");
+    app.add_option("--inject-stall", stall, "ITER:MS: the dirty-bit sync of iteration ITER stalls");
+    app.add_option("--inject-drop-after", drop, "BYTES: the connection breaks after BYTES");
+    app.add_option("--guest-echo-port", so.echo_port,
+                   "UDP port where the guest answers a prober (moves with the guest)");
+    app.add_option("--run-after", dopt.run_after_ms,
+                   "ms the guest runs on the destination before "
+                   "it exits (destination)");
+    app.add_option("--test-corrupt-page", dopt.corrupt_page,
+                   "test knob: corrupt this page on the destination before verification");
+    if (auto code = ParseCommandLine(app, argc, argv)) return *code;
+    if (dst == src) throw UsageError("give exactly one of -d (destination) and -s (source)");
+    if (dst) {
+      dopt.port = static_cast<uint16_t>(port);
+      if (app.count("-m") > 0) dopt.memory = ParseSize(size, "memory size") / kPageSize * kPageSize;
+      dopt.json_file = json_file;
+      InstallSignalHandlers();
+      return engine::Destination(dopt).Run();
+    }
+    if (so.host.empty()) throw UsageError("the source needs -H HOST");
+    if (port == 0) throw UsageError("the source needs -p PORT (the destination's 'ready port=N')");
+    so.port = static_cast<uint16_t>(port);
+    so.memory = ParseSize(size, "memory size");
+    so.memory -= so.memory % kPageSize;
+    if (so.memory < kPageSize)
+      throw UsageError(fmt::format("memory size '{}' is below one page", size));
+    so.dirty_rate = rate == "0" ? 0 : ParseSize(rate, "dirty rate");
+    so.max_bandwidth = bandwidth == "0" ? 0 : ParseSize(bandwidth, "max bandwidth");
+    so.postcopy_after = postcopy ? 0 : postcopy_after;
+    so.json_file = json_file;
+    if (!stall.empty()) {
+      const auto colon = stall.find(':');
+      try {
+        if (colon == std::string::npos) throw std::invalid_argument("no colon");
+        so.stall_iteration = std::stoi(stall.substr(0, colon));
+        so.stall_ms = std::stoll(stall.substr(colon + 1));
+      } catch (const std::exception&) {
+        throw UsageError(fmt::format("--inject-stall takes ITER:MS, not '{}'", stall));
+      }
+      if (so.stall_iteration < 2 || so.stall_ms < 0) {
+        throw UsageError("--inject-stall: iterations from 2 on have a dirty-bit sync");
+      }
+    }
+    if (!drop.empty()) {
+      // A bare number is bytes here (a fault position), a suffixed one a size.
+      const bool digits = std::all_of(drop.begin(), drop.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      });
+      so.drop_after = digits ? std::stoull(drop) : ParseSize(drop, "--inject-drop-after");
+      if (so.drop_after == 0) throw UsageError("--inject-drop-after takes a positive byte count");
+    }
+    InstallSignalHandlers();
+    return engine::Source(so).Run();
+  });
+}
+
+}  // namespace migtest

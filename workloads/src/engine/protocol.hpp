@@ -1,0 +1,93 @@
+// The embedded migration engine's wire protocol and shared pieces (source and destination).
+//
+// One TCP connection carries the migration stream; every message is a 24-byte header (type, two
+// 64-bit arguments, payload length) and a payload:
+//   kHello      a=pages            payload: JSON {vcpus, rate, pattern, echo_port, boot_id, …}
+//   kReady      a=dest mono ns     (the destination mapped its memory)
+//   kPages      a=first index, b=count, payload: count × 4 KiB, contiguous pages
+//   kIterEnd    a=iteration
+//   kStopCopy   a=source pause mono ns (downtime starts there)
+//   kState      payload: the device state: every page's generation (8 bytes a page), which the
+//               destination checks each page against, then an opaque blob
+//   kDone       a=dest resume mono ns, b=1 if memory verified; payload: JSON (error, latency)
+//   kPostcopy   the source is paused; the destination runs and requests what it lacks
+//   kRequest    (urgent connection, destination → source) a=page index
+// All integers little-endian (host order; both sides are the same binary).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "common.hpp"
+
+namespace migtest::engine {
+
+enum class Msg : uint32_t {
+  kHello = 1,
+  kReady,
+  kPages,
+  kIterEnd,
+  kStopCopy,
+  kState,
+  kDone,
+  kPostcopy,
+  kRequest,
+  kEnd,
+};
+
+struct Header {
+  uint32_t type = 0;
+  uint32_t reserved = 0;
+  uint64_t a = 0;
+  uint64_t b = 0;
+  uint64_t length = 0;  // payload bytes
+};
+static_assert(sizeof(Header) == 32);
+
+// A connection whose every send/receive has a timeout and names what failed.
+class Channel {
+ public:
+  Channel() = default;
+  explicit Channel(Fd fd, std::string peer);
+  void Send(Msg type, uint64_t a, uint64_t b, const void* payload, size_t length);
+  void Send(Msg type, uint64_t a = 0, uint64_t b = 0) { Send(type, a, b, nullptr, 0); }
+  Header Receive();  // the header; then ReadPayload
+  void ReadPayload(void* into, size_t length);
+  std::string ReadPayloadString(size_t length);
+  void SkipPayload(size_t length);
+  uint64_t bytes_sent() const { return sent_; }
+  // Fault knob: after `bytes`, the connection breaks (shutdown), as a cut cable would.
+  void DropAfter(uint64_t bytes) { drop_after_ = bytes; }
+  int fd() const { return fd_.get(); }
+  void Shutdown();
+
+ private:
+  void Write(const void* data, size_t length);
+  Fd fd_;
+  std::string peer_;
+  uint64_t sent_ = 0;
+  uint64_t drop_after_ = 0;
+};
+
+// The guest's network presence: a UDP echo on one port, opened where the guest runs.
+class GuestEcho {
+ public:
+  ~GuestEcho() { Close(); }
+  void Open(uint16_t port);  // no-op for port 0
+  void Close();              // idempotent
+  bool open() const { return thread_.joinable(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// This boot's id: two processes with the same id share CLOCK_MONOTONIC.
+std::string BootId();
+
+int RunSource(int argc, char** argv);
+int RunDestination(int argc, char** argv);
+
+}  // namespace migtest::engine
