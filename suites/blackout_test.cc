@@ -16,7 +16,8 @@ using ::testing::Lt;
 class BlackoutVsDowntime : public MigrationTest {};
 
 // The guest stops answering at switchover for about the downtime (plus up to one probe interval,
-// the prober's resolution). Blackout and downtime must agree within 500 ms either way: a larger
+// the prober's resolution). Blackout and downtime must agree within 150 ms either way (they were
+// within 5 ms in 10 runs under stress-ng --cpu 2): a larger
 // gap means the reported figure hides part of the outage (or the prober sees an outage the VMM
 // does not account for).
 TEST_F(BlackoutVsDowntime, GuestBlackoutMatchesReportedDowntime) {
@@ -30,9 +31,9 @@ TEST_F(BlackoutVsDowntime, GuestBlackoutMatchesReportedDowntime) {
   const Duration blackout = *run.probe->longest_blackout;
   RecordProperty("gap_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                               blackout - downtime).count()));
-  EXPECT_THAT(run, migtest::DowntimeGap(Lt(500ms)))
+  EXPECT_THAT(run, migtest::DowntimeGap(Lt(150ms)))
       << "the guest was unreachable " << blackout << " but the migration reports " << downtime;
-  EXPECT_LT(downtime - blackout, Duration(500ms))
+  EXPECT_LT(downtime - blackout, Duration(150ms))
       << "the migration reports " << downtime << " of downtime the prober never saw (" << blackout
       << ")";
   EXPECT_THAT(run.probe, GuestBlackout(Lt(2s)));
