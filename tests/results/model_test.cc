@@ -82,5 +82,21 @@ TEST(MergeTest, FillsOnlyWhatIsMissing) {
   EXPECT_THAT(a.probe->longest_blackout, Optional(milliseconds(70)));
 }
 
+TEST(FormatNamesTest, FmtPrintsTheResultJsonNames) {
+  EXPECT_EQ(fmt::format("{}", Format::kQemuQmp), "qemu-qmp");
+  EXPECT_EQ(fmt::format("{}", Format::kCloudHypervisor), "cloud-hypervisor");
+  EXPECT_EQ(fmt::format("{}", Status::kCompleted), "completed");
+  EXPECT_EQ(fmt::format("[{:>8}]", Status::kFailed), "[  failed]");
+  // Every name printed reads back as the same value.
+  for (Format f : {Format::kAuto, Format::kTlmz, Format::kQemuDebug, Format::kQemuQmp,
+                   Format::kCloudHypervisor, Format::kMigmon, Format::kMigtest}) {
+    EXPECT_EQ(FormatFromString(fmt::format("{}", f)), f);
+  }
+  for (Status st : {Status::kUnknown, Status::kActive, Status::kCompleted, Status::kFailed,
+                    Status::kCancelled}) {
+    EXPECT_EQ(StatusFromString(fmt::format("{}", st)), st);
+  }
+}
+
 }  // namespace
 }  // namespace migtest
