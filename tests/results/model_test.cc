@@ -55,6 +55,15 @@ TEST(LatencyDistributionTest, ReportedFiguresOnlyForThePercentileReported) {
   EXPECT_EQ(LatencyDistribution{}.Percentile(50), std::nullopt);
 }
 
+TEST(LatencyDistributionTest, AReportedExactPercentileBeatsTheHistogramBound) {
+  LatencyDistribution d;
+  d.histogram = {{microseconds(4), microseconds(8), 100}};
+  d.reported_p99 = microseconds(7);
+  EXPECT_TRUE(d.Percentile(99)->exact);
+  EXPECT_EQ(d.Percentile(99)->value, microseconds(7));
+  EXPECT_FALSE(d.Percentile(90)->exact);  // not reported: the bucket bound
+}
+
 TEST(NamesTest, FormatsAndStatusesRoundTrip) {
   for (Format f : {Format::kTlmz, Format::kQemuDebug, Format::kQemuQmp, Format::kCloudHypervisor,
                    Format::kMigmon, Format::kMigtest}) {
