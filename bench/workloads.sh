@@ -27,9 +27,8 @@ if [ ! -x "$touch_loop" ] || [ bench/touch_loop.cc -nt "$touch_loop" ]; then
 fi
 
 tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+cleanup() {  # our still-running background jobs only (finished ones are not signalled)
+  for p in $(jobs -p); do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
@@ -49,26 +48,33 @@ wait_port() {  # file -> the port in its "listening port=N" line
 }
 free_port() { shuf -i 20000-60000 -n 1; }  # iperf3/sockperf need a port given; collisions are unlikely
 
-# ---- vm precopy vs iperf3
-port=$(free_port)
-iperf3 -s -1 -p "$port" >/dev/null 2>&1 & pids+=($!)
-sleep 0.3
-iperf_mib=$(iperf3 -c 127.0.0.1 -p "$port" -t "$secs" -J | jq '.end.sum_received.bits_per_second / 8 / 1048576')
-"$migmon" vm -d -p 0 --once >"$tmp/dst.txt" 2>&1 & pids+=($!)
-p=$(wait_port "$tmp/dst.txt")
-"$migmon" vm -s -H 127.0.0.1 -p "$p" -t precopy --duration "$secs" --json >"$tmp/src.json" 2>/dev/null
-mig_mib=$(jq '.migration.bytes.transferred / 1048576 / (.migration.total_time_ms / 1000)' "$tmp/src.json")
+# ---- vm precopy vs iperf3 (alternating, best of 2 each: the machine is shared)
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
+iperf_mib=0; mig_mib=0
+for _ in 1 2; do
+  port=$(free_port)
+  iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
+  sleep 0.3
+  v=$(iperf3 -c 127.0.0.1 -p "$port" -t "$secs" -J | jq '.end.sum_received.bits_per_second / 8 / 1048576')
+  iperf_mib=$(max "$iperf_mib" "$v")
+  "$migmon" vm -d -p 0 --once >"$tmp/dst.txt" 2>&1 &
+  p=$(wait_port "$tmp/dst.txt")
+  "$migmon" vm -s -H 127.0.0.1 -p "$p" -t precopy --duration "$secs" --json >"$tmp/src.json" 2>/dev/null
+  v=$(jq '.migration.bytes.transferred / 1048576 / (.migration.total_time_ms / 1000)' "$tmp/src.json")
+  mig_mib=$(max "$mig_mib" "$v")
+done
 row "vm precopy stream (MiB/s) vs iperf3" "$(printf %.0f "$mig_mib")" "$(printf %.0f "$iperf_mib")" \
-  "$(ratio "$mig_mib" "$iperf_mib")" "goal >= 0.95"
+  "$(ratio "$mig_mib" "$iperf_mib")" "goal >= 0.95 (best of 2 each)"
 
 # ---- postcopy latency vs sockperf ping-pong (RTT, 4 KiB)
 port=$(free_port)
-sockperf sr --tcp -p "$port" >/dev/null 2>&1 & pids+=($!)
+sockperf sr --tcp -p "$port" >/dev/null 2>&1 & sppid=$!
 sleep 0.5
 sockperf pp --tcp -i 127.0.0.1 -p "$port" -m 4096 -t "$secs" --full-rtt >"$tmp/sockperf.txt" 2>&1 || true
+kill "$sppid"; wait "$sppid" 2>/dev/null || true
 sp_p50=$(grep -o 'percentile 50.000 = *[0-9.]*' "$tmp/sockperf.txt" | awk '{print $NF}')
 [ -n "$sp_p50" ] || { echo "bench: no p50 in sockperf's output:" >&2; cat "$tmp/sockperf.txt" >&2; exit 1; }
-"$migmon" vm -d -p 0 --once --json >"$tmp/dst.json" 2>"$tmp/dst.txt" & dpid=$!; pids+=($dpid)
+"$migmon" vm -d -p 0 --once --json >"$tmp/dst.json" 2>"$tmp/dst.txt" & dpid=$!
 p=$(wait_port "$tmp/dst.txt")
 "$migmon" vm -s -H 127.0.0.1 -p "$p" -t postcopy --duration "$secs" >/dev/null 2>&1
 wait "$dpid" || true
@@ -78,7 +84,7 @@ row "postcopy request p50 (us) vs sockperf RTT" "$pc_p50" "${sp_p50:-n/a}" \
 
 # ---- urgent channel vs same socket, precopy on
 lat() {  # extra flags -> "p50 p99" of postcopy requests with the precopy stream on
-  "$migmon" vm -d -p 0 --once --json >"$tmp/dst.json" 2>"$tmp/dst.txt" & local d=$!; pids+=($d)
+  "$migmon" vm -d -p 0 --once --json >"$tmp/dst.json" 2>"$tmp/dst.txt" & local d=$!
   local pp; pp=$(wait_port "$tmp/dst.txt")
   "$migmon" vm -s -H 127.0.0.1 -p "$pp" -t precopy -t postcopy --duration "$secs" "$@" >/dev/null 2>&1
   wait "$d" || true
@@ -89,13 +95,17 @@ read -r urg50 urg99 < <(lat --urgent-channel)
 row "precopy on: urgent p50 (us) vs same socket" "$urg50" "$same50" "$(ratio "$urg50" "$same50")" "lower is better"
 row "precopy on: urgent p99 (us) vs same socket" "$urg99" "$same99" "$(ratio "$urg99" "$same99")" "lower is better"
 
-# ---- mm_dirty max touch rate vs a plain loop
+# ---- mm_dirty max touch rate vs a plain loop (alternating, best of 2 each)
 for pattern in sequential random; do
-  ref=$("$touch_loop" 256 "$secs" "$pattern")
-  mm=$("$migmon" mm_dirty -m 256 -p "$pattern" --duration "$secs" --json 2>/dev/null |
-       jq '[.dirty.rate_mib_s[]] | add / length')
+  ref=0; mm=0
+  for _ in 1 2; do
+    ref=$(max "$ref" "$("$touch_loop" 256 "$secs" "$pattern")")
+    v=$("$migmon" mm_dirty -m 256 -p "$pattern" --duration "$secs" --json 2>/dev/null |
+        jq '[.dirty.rate_mib_s[]] | add / length')
+    mm=$(max "$mm" "$v")
+  done
   row "mm_dirty max rate $pattern (MiB/s) vs loop" "$(printf %.0f "$mm")" "$(printf %.0f "$ref")" \
-    "$(ratio "$mm" "$ref")" "goal >= 0.9"
+    "$(ratio "$mm" "$ref")" "goal >= 0.9 (best of 2 each)"
 done
 
 # ---- rate accuracy
@@ -109,7 +119,7 @@ done
 
 # ---- prober accuracy against a 400 ms SIGSTOP
 for interval in 1 10 20; do
-  "$migmon" server_rr -p 0 >"$tmp/srv.txt" 2>&1 & spid=$!; pids+=($spid)
+  "$migmon" server_rr -p 0 >"$tmp/srv.txt" 2>&1 & spid=$!
   p=$(wait_port "$tmp/srv.txt")
   "$migmon" client_rr 127.0.0.1 "$interval" -p "$p" --duration 2.5 --json >"$tmp/cl.json" 2>/dev/null & cpid=$!
   sleep 1

@@ -59,6 +59,13 @@ std::string Summary(const MigrationResult& m) {
   if (m.error) s += fmt::format(" ({})", *m.error);
   s += fmt::format(", downtime {}", m.downtime ? FormatDuration(*m.downtime) : "unknown");
   if (!m.iterations.empty()) s += fmt::format(", {} iterations", m.iterations.size());
+  // The worst dirty-bitmap sync is the first thing to look at when downtime or stalls break an
+  // SLO, so the one-line summary carries it.
+  std::optional<Duration> worst_sync;
+  for (const Iteration& it : m.iterations) {
+    if (it.sync_time && (!worst_sync || *it.sync_time > *worst_sync)) worst_sync = it.sync_time;
+  }
+  if (worst_sync) s += fmt::format(", worst sync {}", FormatDuration(*worst_sync));
   if (m.converged) s += *m.converged ? ", converged" : ", not converged";
   if (m.verified) s += *m.verified ? ", memory verified" : ", MEMORY NOT VERIFIED";
   return fmt::format("{} [{}]", s, ToString(m.format));

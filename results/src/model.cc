@@ -192,6 +192,14 @@ std::optional<LatencyDistribution::Estimate> LatencyDistribution::Percentile(dou
     Duration v = sorted[rank == 0 ? 0 : rank - 1];
     return Estimate{v, v, v, true};
   }
+  auto reported = [](const std::optional<Duration>& d) -> std::optional<Estimate> {
+    if (!d) return std::nullopt;
+    return Estimate{*d, *d, *d, true};
+  };
+  // A figure the tool computed exactly beats a bucket bound for that same percentile.
+  if (p == 50.0 && reported_p50) return reported(reported_p50);
+  if (p == 99.0 && reported_p99) return reported(reported_p99);
+  if (p == 100.0 && reported_max) return reported(reported_max);
   const uint64_t total = Count();
   if (!histogram.empty() && total > 0) {
     auto rank = static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(total)));
@@ -212,10 +220,6 @@ std::optional<LatencyDistribution::Estimate> LatencyDistribution::Percentile(dou
       }
     }
   }
-  auto reported = [](const std::optional<Duration>& d) -> std::optional<Estimate> {
-    if (!d) return std::nullopt;
-    return Estimate{*d, *d, *d, true};
-  };
   if (p == 50.0) return reported(reported_p50);
   if (p == 99.0) return reported(reported_p99);
   if (p == 100.0) return reported(reported_max);

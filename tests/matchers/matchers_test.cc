@@ -334,7 +334,8 @@ TEST(DowntimeGapTest, BlackoutMinusReportedDowntime) {
 
 TEST(PrintToTest, OneLineSummaries) {
   EXPECT_EQ(testing::PrintToString(Completed()),
-            "completed in 960ms, downtime 143ms, 9 iterations, converged, memory verified "
+            "completed in 960ms, downtime 143ms, 9 iterations, worst sync 212ms, converged, "
+            "memory verified "
             "[cloud-hypervisor]");
   EXPECT_EQ(testing::PrintToString(Probe()), "probe: 200 sent, 20 lost, longest blackout 312ms");
   EXPECT_EQ(fmt::format("{}", Probe()), "probe: 200 sent, 20 lost, longest blackout 312ms");

@@ -31,6 +31,9 @@ TEST(SeedVerdictsTest, TlmzRunBreaksA100msDowntimeSlo) {
   EXPECT_THAT(run.migration, Not(TotalMigrationTime(Le(30s))));
   EXPECT_EQ(Explain(NoIterationStallAbove(50ms), run.migration),
             "iteration 3 of 6 stalled 491ms in dirty-bitmap sync (limit 50ms)");
+  ASSERT_TRUE(run.migration.has_value());
+  EXPECT_THAT(testing::PrintToString(*run.migration),
+              HasSubstr("completed in 179963ms, downtime 65475ms, 6 iterations, worst sync 491ms"));
 }
 
 TEST(SeedVerdictsTest, QemuDebugFirstRunStalls) {

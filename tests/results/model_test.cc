@@ -55,6 +55,15 @@ TEST(LatencyDistributionTest, ReportedFiguresOnlyForThePercentileReported) {
   EXPECT_EQ(LatencyDistribution{}.Percentile(50), std::nullopt);
 }
 
+TEST(LatencyDistributionTest, AReportedExactPercentileBeatsTheHistogramBound) {
+  LatencyDistribution d;
+  d.histogram = {{microseconds(4), microseconds(8), 100}};
+  d.reported_p99 = microseconds(7);
+  EXPECT_TRUE(d.Percentile(99)->exact);
+  EXPECT_EQ(d.Percentile(99)->value, microseconds(7));
+  EXPECT_FALSE(d.Percentile(90)->exact);  // not reported: the bucket bound
+}
+
 TEST(NamesTest, FormatsAndStatusesRoundTrip) {
   for (Format f : {Format::kTlmz, Format::kQemuDebug, Format::kQemuQmp, Format::kCloudHypervisor,
                    Format::kMigmon, Format::kMigtest}) {
@@ -80,6 +89,22 @@ TEST(MergeTest, FillsOnlyWhatIsMissing) {
   EXPECT_EQ(a.migration->status, Status::kCompleted);
   ASSERT_TRUE(a.probe);
   EXPECT_THAT(a.probe->longest_blackout, Optional(milliseconds(70)));
+}
+
+TEST(FormatNamesTest, FmtPrintsTheResultJsonNames) {
+  EXPECT_EQ(fmt::format("{}", Format::kQemuQmp), "qemu-qmp");
+  EXPECT_EQ(fmt::format("{}", Format::kCloudHypervisor), "cloud-hypervisor");
+  EXPECT_EQ(fmt::format("{}", Status::kCompleted), "completed");
+  EXPECT_EQ(fmt::format("[{:>8}]", Status::kFailed), "[  failed]");
+  // Every name printed reads back as the same value.
+  for (Format f : {Format::kAuto, Format::kTlmz, Format::kQemuDebug, Format::kQemuQmp,
+                   Format::kCloudHypervisor, Format::kMigmon, Format::kMigtest}) {
+    EXPECT_EQ(FormatFromString(fmt::format("{}", f)), f);
+  }
+  for (Status st : {Status::kUnknown, Status::kActive, Status::kCompleted, Status::kFailed,
+                    Status::kCancelled}) {
+    EXPECT_EQ(StatusFromString(fmt::format("{}", st)), st);
+  }
 }
 
 }  // namespace

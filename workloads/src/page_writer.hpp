@@ -5,8 +5,9 @@
 // Page layout (every 4 KiB page of the region, also inside huge pages):
 //   bytes  0..31   header: magic, page index, generation, checksum(magic, index, generation)
 //   bytes 32..4095 body: a fill derived from the page index alone, written once by Preheat()
-// A write rewrites the header only (one cache line, as cheap as mig_mon's one-byte touch) with
-// the next generation. VerifyPage() checks header and body, so a page copied to the wrong place,
+// A write reads the page's generation and stores generation + 1 and the new checksum (16 bytes
+// of one cache line: as cheap as mig_mon's one-byte touch), so the generation counts the page's
+// writes. VerifyPage() checks header and body, so a page copied to the wrong place,
 // a torn or garbled page, or an unwritten page is caught without knowing anything else; a *lost*
 // write (an older but self-consistent page) is caught by the writer itself with
 // `verify = true`, which compares the generation it finds with the one it last wrote.

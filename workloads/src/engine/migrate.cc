@@ -829,14 +829,19 @@ int RunMigrate(int argc, char** argv) {
     app.add_option("--postcopy-after", postcopy_after, "switch to postcopy after N iterations")
         ->check(CLI::Range(0, 100000));
     app.add_flag("--auto-converge", so.auto_converge, "throttle the vCPUs when precopy lags");
-    app.add_option("--dirty-tracking", so.dirty_tracking, "bitmap")
+    app.add_option("--dirty-tracking", so.dirty_tracking,
+                   "bitmap (writers set an atomic bit per page) or uffd-wp (write-protect "
+                   "traps; fails with a clear message where the kernel lacks it)")
         ->check(CLI::IsMember({"bitmap", "uffd-wp"}));
     app.add_option("--json", json_file, "write the result.json document to FILE");
     app.add_flag("--tlmz", so.tlmz, "print TLMZ report lines (s221/s222/s3/s4) on stdout");
     app.add_option("--inject-stall", stall, "ITER:MS: the dirty-bit sync of iteration ITER stalls");
     app.add_option("--inject-drop-after", drop, "BYTES: the connection breaks after BYTES");
     app.add_option("--guest-echo-port", so.echo_port,
-                   "UDP port where the guest answers a prober (moves with the guest)");
+                   "UDP port (reach it as 127.0.0.1:PORT) where the guest echoes a prober, on "
+                   "both sides: the source closes it at stop-and-copy and the destination binds "
+                   "it on resume (close-before-bind, no SO_REUSEPORT), so client_rr sees the "
+                   "blackout");
     app.add_option("--run-after", dopt.run_after_ms,
                    "ms the guest runs on the destination before "
                    "it exits (destination)");
