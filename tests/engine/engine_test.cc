@@ -84,9 +84,12 @@ TEST(EngineTest, IdleGuestMigratesAndVerifies) {
 }
 
 TEST(EngineTest, BusyGuestTakesMoreIterationsThanIdle) {
-  Outcome idle = Migrate({"-m", "128M", "--downtime-limit", "2"});
-  Outcome busy = Migrate({"-m", "128M", "--dirty-rate", "150M", "--vcpus", "2", "--pattern",
-                          "random", "--downtime-limit", "2", "--max-iterations", "12"});
+  // The same 200 MiB/s link for both: the full pass takes ~640 ms, long enough for even a
+  // writer starved by a loaded machine to leave more dirty pages than a 2 ms downtime allows.
+  Outcome idle = Migrate({"-m", "128M", "--max-bandwidth", "200M", "--downtime-limit", "2"});
+  Outcome busy = Migrate({"-m", "128M", "--max-bandwidth", "200M", "--dirty-rate", "50M",
+                          "--vcpus", "2", "--pattern", "random", "--downtime-limit", "2",
+                          "--max-iterations", "12"});
   ASSERT_EQ(busy.source_code, 0) << busy.source_stderr;
   const MigrationResult& b = *busy.source.migration;
   const MigrationResult& i = *idle.source.migration;
