@@ -1,5 +1,7 @@
 #include "migtest/matchers.hpp"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -107,7 +109,14 @@ std::string Summary(const RunResult& r) {
 void PrintTo(const MigrationResult& m, std::ostream* os) { *os << Summary(m); }
 void PrintTo(const ProbeResult& p, std::ostream* os) { *os << Summary(p); }
 void PrintTo(const DirtyResult& d, std::ostream* os) { *os << Summary(d); }
-void PrintTo(const RunResult& r, std::ostream* os) { *os << Summary(r); }
+void PrintTo(const RunResult& r, std::ostream* os) {
+  *os << Summary(r);
+  if (r.guest) {
+    *os << fmt::format(", guest: {} problem{}", r.guest->problems.size(),
+                       r.guest->problems.size() == 1 ? "" : "s");
+    if (r.guest->dirtier_seconds) *os << fmt::format(", dirtier {} s", *r.guest->dirtier_seconds);
+  }
+}
 
 namespace internal {
 
@@ -403,6 +412,55 @@ CheckSpec<MigrationResult> MemoryVerifiedSpec() {
             *why = "whose destination memory verified";
             return true;
           }};
+}
+
+bool GuestHealthyMatcher::Check(const GuestResult* g,
+                                testing::MatchResultListener* listener) const {
+  if (g == nullptr) {
+    *listener << "which has no guest result (the backend read no guest console)";
+    return false;
+  }
+  const std::string name = std::filesystem::path(g->console).filename().string();
+  if (!g->problems.empty()) {
+    *listener << fmt::format("whose guest console {} shows {} problem line{}:", g->console,
+                             g->problems.size(), g->problems.size() == 1 ? "" : "s");
+    for (const ConsoleLine& l : g->problems) {
+      *listener << fmt::format("\n  {}:{}: {}", name, l.line, l.text);
+    }
+    return false;
+  }
+  if (g->verify_errors.value_or(0) > 0) {
+    *listener << fmt::format("whose guest dirtier reported {} corrupted page{} ({})",
+                             *g->verify_errors, *g->verify_errors == 1 ? "" : "s", g->console);
+    return false;
+  }
+  if (g->answered == false) {
+    *listener << "whose guest never answered the prober after resume";
+    return false;
+  }
+  const uint64_t ran = g->dirtier_seconds.value_or(0);
+  if (min_running_ && ran < static_cast<uint64_t>(min_running_->count())) {
+    *listener << fmt::format("whose guest dirtier ran {} s on the destination (wanted at least {} "
+                             "s; {} lines on {})",
+                             ran, min_running_->count(), g->lines, g->console);
+    return false;
+  }
+  *listener << fmt::format("whose guest console {} shows no problem in {} lines", g->console,
+                           g->lines);
+  if (g->dirtier_seconds) *listener << fmt::format(", the dirtier verifying for {} s", ran);
+  if (g->answered) *listener << ", answering the prober";
+  return true;
+}
+
+void GuestHealthyMatcher::DescribeTo(std::ostream* os) const {
+  *os << "has a healthy guest (no panic, oops or corruption on its console";
+  if (min_running_) *os << ", its dirtier verifying for at least " << min_running_->count() << " s";
+  *os << ")";
+}
+
+void GuestHealthyMatcher::DescribeNegationTo(std::ostream* os) const {
+  *os << "has a guest that panicked, reported corruption, stopped answering";
+  if (min_running_) *os << " or ran its dirtier less than " << min_running_->count() << " s";
 }
 
 bool NearMatcher::MatchAndExplain(double x, testing::MatchResultListener* listener) const {

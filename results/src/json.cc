@@ -313,6 +313,31 @@ void from_json(const json& j, DirtyResult& v) {
   Get(j, "verify_error", v.verify_error);
 }
 
+void to_json(json& j, const ConsoleLine& v) { j = json{{"line", v.line}, {"text", v.text}}; }
+
+void from_json(const json& j, ConsoleLine& v) {
+  v = ConsoleLine{};
+  Get(j, "line", v.line);
+  Get(j, "text", v.text);
+}
+
+void to_json(json& j, const GuestResult& v) {
+  j = json{{"console", v.console}, {"lines", v.lines}, {"problems", v.problems}};
+  Put(j, "dirtier_seconds", v.dirtier_seconds);
+  Put(j, "verify_errors", v.verify_errors);
+  Put(j, "answered", v.answered);
+}
+
+void from_json(const json& j, GuestResult& v) {
+  v = GuestResult{};
+  Get(j, "console", v.console);
+  Get(j, "lines", v.lines);
+  Get(j, "problems", v.problems);
+  Get(j, "dirtier_seconds", v.dirtier_seconds);
+  Get(j, "verify_errors", v.verify_errors);
+  Get(j, "answered", v.answered);
+}
+
 void to_json(json& j, const RunResult& v) {
   j = json{{"schema", kResultSchema}, {"format", ToString(v.format)}, {"source", v.source}};
   Put(j, "test", v.test);
@@ -320,6 +345,7 @@ void to_json(json& j, const RunResult& v) {
   if (v.migration) j["migration"] = *v.migration;
   if (v.probe) j["probe"] = *v.probe;
   if (v.dirty) j["dirty"] = *v.dirty;
+  if (v.guest) j["guest"] = *v.guest;
   if (!v.extra.is_null()) j["extra"] = v.extra;
 }
 
@@ -347,6 +373,7 @@ void from_json(const json& j, RunResult& v) {
   Get(j, "migration", v.migration);
   Get(j, "probe", v.probe);
   Get(j, "dirty", v.dirty);
+  Get(j, "guest", v.guest);
   if (auto it = j.find("extra"); it != j.end()) v.extra = *it;
 }
 

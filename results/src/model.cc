@@ -234,6 +234,7 @@ void Merge(RunResult& into, const RunResult& from) {
   MergePart(into.migration, from.migration, &MergeMigration);
   MergePart(into.probe, from.probe, &MergeProbe);
   MergePart(into.dirty, from.dirty, &MergeDirty);
+  if (!into.guest) into.guest = from.guest;
   if (into.extra.is_null()) {
     into.extra = from.extra;
   } else if (into.extra.is_object() && from.extra.is_object()) {

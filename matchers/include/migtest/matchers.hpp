@@ -225,6 +225,29 @@ CheckSpec<MigrationResult> NoIterationStallAboveSpec(Duration limit);
 CheckSpec<MigrationResult> ConvergedSpec();
 CheckSpec<MigrationResult> MemoryVerifiedSpec();
 
+// GuestHealthy's judgement: on RunResult::guest, a GuestResult or its optional.
+class GuestHealthyMatcher {
+ public:
+  explicit GuestHealthyMatcher(std::optional<std::chrono::seconds> min_running)
+      : min_running_(min_running) {}
+  bool MatchAndExplain(const RunResult& r, testing::MatchResultListener* listener) const {
+    return Check(r.guest ? &*r.guest : nullptr, listener);
+  }
+  bool MatchAndExplain(const GuestResult& g, testing::MatchResultListener* listener) const {
+    return Check(&g, listener);
+  }
+  bool MatchAndExplain(const std::optional<GuestResult>& g,
+                       testing::MatchResultListener* listener) const {
+    return Check(g ? &*g : nullptr, listener);
+  }
+  void DescribeTo(std::ostream* os) const;
+  void DescribeNegationTo(std::ostream* os) const;
+
+ private:
+  bool Check(const GuestResult* g, testing::MatchResultListener* listener) const;
+  std::optional<std::chrono::seconds> min_running_;
+};
+
 // Which figure of a latency distribution PostcopyLatency judges.
 struct LatencySelector {
   enum class Kind { kPercentile, kAverage, kMax } kind = Kind::kPercentile;
@@ -291,9 +314,23 @@ inline internal::CheckMatcher<MigrationResult> Converged() {
   return internal::CheckMatcher<MigrationResult>(internal::ConvergedSpec());
 }
 
-// The destination checked its memory against the source's and found it equal.
+// The destination checked its memory against the source's and found it equal (the engine checks
+// every page; a real VMM reports no such figure: judge its guest with GuestHealthy()).
 inline internal::CheckMatcher<MigrationResult> MemoryVerified() {
   return internal::CheckMatcher<MigrationResult>(internal::MemoryVerifiedSpec());
+}
+
+// The guest itself is fine after the migration: its console (the destination's serial log) shows
+// no kernel panic, oops, BUG or corruption report, its dirtier found no page corrupted, and it
+// answered the prober after resume. With `min_running`, the dirtier must also have reported at
+// least that many seconds on the destination (verifying every page it rewrote). Explains with the
+// offending console lines quoted, file:line.
+inline testing::PolymorphicMatcher<internal::GuestHealthyMatcher> GuestHealthy() {
+  return testing::MakePolymorphicMatcher(internal::GuestHealthyMatcher(std::nullopt));
+}
+inline testing::PolymorphicMatcher<internal::GuestHealthyMatcher> GuestHealthy(
+    std::chrono::seconds min_running) {
+  return testing::MakePolymorphicMatcher(internal::GuestHealthyMatcher(min_running));
 }
 
 // Selectors for PostcopyLatency.

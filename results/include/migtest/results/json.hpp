@@ -35,6 +35,10 @@ void to_json(nlohmann::json& j, const ProbeResult& v);
 void from_json(const nlohmann::json& j, ProbeResult& v);
 void to_json(nlohmann::json& j, const DirtyResult& v);
 void from_json(const nlohmann::json& j, DirtyResult& v);
+void to_json(nlohmann::json& j, const ConsoleLine& v);
+void from_json(const nlohmann::json& j, ConsoleLine& v);
+void to_json(nlohmann::json& j, const GuestResult& v);
+void from_json(const nlohmann::json& j, GuestResult& v);
 void to_json(nlohmann::json& j, const RunResult& v);    // adds "schema"
 void from_json(const nlohmann::json& j, RunResult& v);  // checks "schema" when present
 

@@ -169,6 +169,25 @@ struct DirtyResult {
   friend bool operator==(const DirtyResult&, const DirtyResult&) = default;
 };
 
+// One line of a log, quoted: where it was (1-based line in GuestResult::console) and what it said.
+struct ConsoleLine {
+  uint64_t line = 0;
+  std::string text{};
+  friend bool operator==(const ConsoleLine&, const ConsoleLine&) = default;
+};
+
+// What the guest's own console said after the migration (a VMM backend reads the destination's
+// serial log, which holds only what the guest printed once it ran there).
+struct GuestResult {
+  std::string console{};                      // the log read (path or name)
+  uint64_t lines = 0;                       // lines read
+  std::vector<ConsoleLine> problems{};        // panic, oops, BUG, corruption, MIGTEST-GUEST-ERROR…
+  std::optional<uint64_t> dirtier_seconds{};  // the dirtier's per-second lines (nullopt: none)
+  std::optional<uint64_t> verify_errors{};  // corruption reports (0: the dirtier ran, none)
+  std::optional<bool> answered{};             // answered the prober after resume (set by fixtures)
+  friend bool operator==(const GuestResult&, const GuestResult&) = default;
+};
+
 // Everything one run (or one parsed file) produced. result.json is this, serialised.
 struct RunResult {
   Format format = Format::kMigtest;
@@ -178,6 +197,7 @@ struct RunResult {
   std::optional<MigrationResult> migration;
   std::optional<ProbeResult> probe;
   std::optional<DirtyResult> dirty;
+  std::optional<GuestResult> guest;
   nlohmann::json extra;               // producer-specific additions, kept verbatim
   friend bool operator==(const RunResult&, const RunResult&) = default;
 };

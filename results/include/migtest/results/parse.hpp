@@ -59,4 +59,11 @@ std::vector<RunResult> ParseRuns(std::istream& in, Format format, std::string_vi
 std::vector<RunResult> ParseFileRuns(const std::filesystem::path& path,
                                      Format format = Format::kAuto);
 
+// Reads a guest's serial console (what the kernel and migtest's guest /init printed): the
+// problems it shows (a panic, an oops, a BUG, a corruption report, MIGTEST-GUEST-ERROR lines),
+// quoted with their line numbers, and the dirtier's per-second lines. Any content is read, binary
+// included; only a file that cannot be read throws ParseError.
+GuestResult ParseGuestConsole(std::istream& in, std::string_view console_name);
+GuestResult ParseGuestConsoleFile(const std::filesystem::path& path);
+
 }  // namespace migtest

@@ -1,0 +1,126 @@
+// The guest console reader. The data files are real serial consoles of migtest's guest:
+//   guest_console_boot.log                  a full (not quiet) boot on QEMU 10.0.2/TCG with the
+//                                           dirtier running: nothing in it is a problem;
+//   guest_console_qemu72_*.log              destination consoles after Debian 12's QEMU 7.2
+//                                           migrated the busy guest under TCG (2 vCPUs), one file
+//                                           per way it broke: the kernel's list corruption and
+//                                           panic, "Bad page state", and the dirtier's own check.
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "migtest/results.hpp"
+
+namespace migtest {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::filesystem::path Data(const char* name) { return std::filesystem::path(MIGTEST_TEST_DATA) / name; }
+
+TEST(GuestConsoleTest, AFullBootWithTheDirtierIsClean) {
+  GuestResult g = ParseGuestConsoleFile(Data("guest_console_boot.log"));
+  EXPECT_THAT(g.problems, ::testing::IsEmpty());
+  EXPECT_GT(g.lines, 300u);
+  EXPECT_EQ(g.dirtier_seconds, 20u);
+  EXPECT_EQ(g.verify_errors, 0u);
+  EXPECT_FALSE(g.answered);  // the fixture's to set
+}
+
+TEST(GuestConsoleTest, AKernelPanicIsQuotedWithLineNumbers) {
+  GuestResult g = ParseGuestConsoleFile(Data("guest_console_qemu72_list_corruption.log"));
+  ASSERT_GE(g.problems.size(), 5u);
+  EXPECT_EQ(g.problems[0].line, 1u);
+  EXPECT_EQ(g.problems[0].text,
+            "[    4.227030] list_del corruption, ffffea00007f2a08->next is NULL");
+  EXPECT_EQ(g.problems[1].text, "[    4.230345] kernel BUG at lib/list_debug.c:49!");
+  EXPECT_THAT(g.problems, ::testing::Contains(Field(
+                              &ConsoleLine::text,
+                              HasSubstr("Kernel panic - not syncing: Fatal exception in interrupt"))));
+  EXPECT_FALSE(g.dirtier_seconds);  // the kernel died before the dirtier's first second
+}
+
+TEST(GuestConsoleTest, BadPageStateAfterSecondsOfHealthyDirtying) {
+  GuestResult g = ParseGuestConsoleFile(Data("guest_console_qemu72_bad_page.log"));
+  ASSERT_EQ(g.problems.size(), 3u);
+  EXPECT_EQ(g.problems[0].line, 6u);
+  EXPECT_THAT(g.problems[0].text, HasSubstr("BUG: Bad page state in process swapper/1"));
+  EXPECT_EQ(g.dirtier_seconds, 6u);
+  EXPECT_EQ(g.verify_errors, 0u);
+}
+
+TEST(GuestConsoleTest, TheDirtiersCorruptionReportCounts) {
+  GuestResult g = ParseGuestConsoleFile(Data("guest_console_qemu72_lost_write.log"));
+  EXPECT_EQ(g.verify_errors, 1u);
+  ASSERT_EQ(g.problems.size(), 2u);
+  EXPECT_EQ(g.problems[0].text,
+            "migmon mm_dirty: memory corrupted: page 8580: generation 3 but 4 was written last (a "
+            "lost write)");
+  EXPECT_EQ(g.problems[1].text, "MIGTEST-GUEST-ERROR dirtier exited with code 3");
+}
+
+TEST(GuestConsoleTest, GarbageControlBytesAndLongLinesAreReadNotThrown) {
+  std::string text = "\x1b[31mKernel panic - not syncing: \x1b[0mboom\r\n";
+  text += std::string("\0\x01\x02\xff\xfe", 5) + "\n";
+  text += "BUG: " + std::string(500, 'x') + "\n";
+  text += "half a line at the kill: Oops";  // no newline
+  std::istringstream in(text);
+  GuestResult g = ParseGuestConsole(in, "serial.log");
+  EXPECT_EQ(g.console, "serial.log");
+  EXPECT_EQ(g.lines, 4u);
+  ASSERT_EQ(g.problems.size(), 3u);
+  EXPECT_EQ(g.problems[0].text, "Kernel panic - not syncing: boom");
+  EXPECT_EQ(g.problems[1].line, 3u);
+  EXPECT_EQ(g.problems[1].text.substr(0, 8), "BUG: xxx");
+  EXPECT_THAT(g.problems[1].text, ::testing::EndsWith("…"));
+  EXPECT_LE(g.problems[1].text.size(), 210u);
+  EXPECT_EQ(g.problems[2].line, 4u);
+  EXPECT_FALSE(g.verify_errors);  // no dirtier output at all
+}
+
+TEST(GuestConsoleTest, AFloodOfProblemsKeepsTheFirstTwenty) {
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += "BUG: soft lockup - CPU#0 stuck for 22s!\n";
+  std::istringstream in(text);
+  GuestResult g = ParseGuestConsole(in, "x");
+  EXPECT_EQ(g.problems.size(), 20u);
+  EXPECT_EQ(g.problems.front().line, 1u);
+  EXPECT_EQ(g.lines, 100u);
+}
+
+TEST(GuestConsoleTest, AnUnreadableFileIsAParseErrorNamingIt) {
+  try {
+    ParseGuestConsoleFile("/nonexistent/serial.log");
+    FAIL() << "no ParseError";
+  } catch (const ParseError& e) {
+    EXPECT_EQ(e.file(), "/nonexistent/serial.log");
+    EXPECT_THAT(e.what(), HasSubstr("cannot be opened"));
+  }
+}
+
+TEST(GuestConsoleTest, RoundTripsThroughResultJson) {
+  RunResult run;
+  run.guest = GuestResult{.console = "/a/destination.stdout.log",
+                          .lines = 51,
+                          .problems = {{1, "list_del corruption"}, {49, "Kernel panic - x"}},
+                          .dirtier_seconds = 3,
+                          .verify_errors = 0,
+                          .answered = false};
+  nlohmann::json j = run;
+  EXPECT_EQ(j["guest"]["problems"][1]["line"], 49);
+  EXPECT_EQ(j["guest"]["answered"], false);
+  EXPECT_EQ(j.get<RunResult>(), run);
+  RunResult empty;
+  EXPECT_FALSE(nlohmann::json(empty).contains("guest"));
+  RunResult merged;
+  Merge(merged, run);
+  EXPECT_EQ(merged.guest, run.guest);
+}
+
+}  // namespace
+}  // namespace migtest
