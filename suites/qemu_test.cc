@@ -2,9 +2,13 @@
 // own guest: Debian's kernel, busybox and a static migmon that dirties and verifies its memory and
 // answers UDP probes. One VM pair at a time, 512 MiB guests, sized for 2 cores under TCG.
 //
-// Bounds come from repeated runs on the CI machine kind (2 cores, TCG); see the closing note of
-// issue 7 for the table. TCG is slow and noisy, so the bounds are loose; each says what it would
-// still catch.
+// Bounds come from repeated runs on the CI machine kind (2 cores, TCG; the closing note of issue 7
+// has the table). TCG is slow and noisy, so they are loose; each comment says what it would still
+// catch.
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -16,6 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 using namespace migtest;
 using ::testing::Ge;
+using ::testing::HasSubstr;
 using ::testing::Le;
 using ::testing::Lt;
 using ::testing::Not;
@@ -25,12 +30,130 @@ class QemuSlo : public MigrationTest {
   QemuSlo() : MigrationTest("qemu") {}
 };
 
+// An idle guest: one pass over 512 MiB (mostly zero pages) and a short stop-and-copy. Measured:
+// total ≤ 1.2 s, downtime 20–40 ms, blackout ≤ 100 ms. 500 ms catches a stop-and-copy that
+// re-sends the whole guest at the default 128 MiB/s cap (~4 s).
 TEST_F(QemuSlo, IdleGuestPrecopy) {
   RunResult run = Migrate({.memory = 512_MiB, .mode = Mode::Precopy});
   EXPECT_THAT(run.migration, Converged());
-  EXPECT_THAT(run.migration, MaxDowntime(Lt(1s)));
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(500ms)));
+  EXPECT_THAT(run.migration, TotalMigrationTime(Lt(20s)));
+  EXPECT_THAT(run.probe, GuestBlackout(Lt(1s)));
+  EXPECT_THAT(run, GuestHealthy());
+}
+
+// A guest rewriting (and verifying) 64 MiB at 50 MiB/s: converges under the default 300 ms
+// downtime limit, and the guest keeps running correctly on the destination.
+TEST_F(QemuSlo, BusyGuestPrecopy) {
+  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy});
+  EXPECT_THAT(run.migration, Converged());
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(500ms)));
+  EXPECT_THAT(run.migration, Iterations(Ge(2u)));
   EXPECT_THAT(run.migration, TotalMigrationTime(Lt(30s)));
-  EXPECT_THAT(run.probe, GuestBlackout(Lt(2s)));
+  EXPECT_THAT(run.probe, GuestBlackout(Lt(1s)));
+  EXPECT_THAT(run, GuestHealthy(3s));
+}
+
+// 500 MiB/s over a 64 MiB working set against QEMU's default 128 MiB/s cap: every pass finds the
+// whole working set dirty again, so the stop-and-copy never fits 300 ms. The fixture cancels it
+// at the scenario's timeout; the guest goes on running on the source.
+TEST_F(QemuSlo, OverDirtyingGuestDoesNotConvergeAtDefaultBandwidth) {
+  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 500_MiBps},
+                           .mode = Mode::Precopy, .timeout = 15s});
+  ASSERT_TRUE(run.migration);
+  EXPECT_THAT(run.migration, Not(Converged()));
+  EXPECT_EQ(run.migration->status, Status::kCancelled);
+  EXPECT_THAT(run.migration, Iterations(Ge(3u)));
+}
+
+// A guest on 2 vCPUs rewriting random pages at 300 MiB/s, with the cap raised to 10 GiB/s and a
+// 100 ms goal: the link (loopback, limited by TCG's CPU) outruns the dirtier and precopy converges.
+// The guest must come out whole: this is the scenario QEMU 7.2 breaks (see the last test).
+Scenario FastDirtyingGuest() {
+  return {.memory = 512_MiB, .vcpus = 2, .dirty = {.rate = 300_MiBps, .pattern = Pattern::Random},
+          .mode = Mode::Precopy, .downtime_limit = 100ms, .max_bandwidth = 10_GiBps,
+          .timeout = 60s, .qemu = {.healthy_for = 5s}};
+}
+
+TEST_F(QemuSlo, FastDirtyingGuestConvergesWithRaisedBandwidth) {
+  RunResult run = Migrate(FastDirtyingGuest());
+  EXPECT_THAT(run.migration, Converged());
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(500ms)));
+  EXPECT_THAT(run, GuestHealthy(5s));
+}
+
+// Postcopy after the first pass: the destination runs the guest and pulls the pages it touches.
+// Per-fault latency comes from the destination's trace events (request → page placed).
+TEST_F(QemuSlo, PostcopyWithFaultLatency) {
+  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Postcopy, .postcopy_after = 1});
+  ASSERT_TRUE(run.migration);
+  EXPECT_EQ(run.migration->status, Status::kCompleted);
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(500ms)));
+  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(50), Lt(100ms)));
+  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(1s)));
+  EXPECT_TRUE(run.migration->postcopy_blocktime) << "QEMU reported no postcopy-blocktime";
+  EXPECT_THAT(run, GuestHealthy(3s));
+}
+
+// What the guest sees against what QEMU reports: the STOP→RESUME gap and the prober's blackout run
+// tens of ms above QEMU's `downtime` (the announce, the tap, the bridge relearning the guest's
+// MAC). Reported in result.json; the bound only catches a blackout far beyond the downtime.
+TEST_F(QemuSlo, GuestBlackoutVersusReportedDowntime) {
+  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Precopy, .probe = {.interval = 5ms}});
+  ASSERT_TRUE(run.migration);
+  ASSERT_TRUE(run.migration->downtime);
+  ASSERT_TRUE(run.migration->stop_resume_gap);
+  EXPECT_GE(*run.migration->stop_resume_gap, *run.migration->downtime - 5ms)
+      << "the guest cannot be stopped for less time than QEMU says it was down";
+  EXPECT_THAT(run, DowntimeGap(Lt(1s)));
+  RecordProperty("stop_resume_gap_ms",
+                 std::to_string(run.migration->stop_resume_gap->count() / 1000));
+}
+
+// The suite catches a real VMM bug: Debian 12's QEMU 7.2 corrupts a busy guest it migrates under
+// TCG (most likely the TCG dirty-bitmap coherency bug fixed upstream in 9.0). The scenario QEMU 10
+// passes above must fail its verdict with the guest's own report quoted. The bug is a race: with
+// this scenario the guest broke in 4 of 5 runs (kernel NULL dereference or page fault within
+// seconds of resume), with 100 MiB/s in 4 of 6, with 1 vCPU in none of 4. So the test migrates up
+// to 4 times and needs one broken guest (a miss in all four: ~0.2 % at 4 in 5); QEMU 10 passed the
+// same scenario in every run (FastDirtyingGuestConvergesWithRaisedBandwidth, and 3 of 3 more).
+TEST_F(QemuSlo, CatchesQemu72CorruptingABusyGuest) {
+  const char* cache = std::getenv("MIGTEST_CACHE");
+  const char* home = std::getenv("HOME");
+  const std::filesystem::path root =
+      (cache && *cache ? std::filesystem::path(cache)
+                       : std::filesystem::path(home ? home : "/tmp") / ".cache" / "migtest") /
+      "qemu-7.2" / "root";
+  const std::filesystem::path old = root / "usr/bin/qemu-system-x86_64";
+  if (!std::filesystem::exists(old)) {
+    if (InCi()) FAIL() << old << " is missing: ci/install-qemu --with-7.2 unpacks it";
+    GTEST_SKIP() << old << " is missing (ci/install-qemu --with-7.2 unpacks it)";
+  }
+  Scenario s = FastDirtyingGuest();
+  s.qemu.binary = old;
+  s.qemu.data_dir = root / "usr/share/qemu";
+  s.qemu.healthy_for = 10s;  // a "Bad page state" has shown up 6 s after resume
+  std::string verdicts;
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    RunResult run = Migrate(s);
+    ASSERT_TRUE(run.migration);
+    EXPECT_THAT(run.migration->config["qemu_version"], HasSubstr("version 7.2"));
+    testing::StringMatchResultListener why;
+    if (!testing::ExplainMatchResult(GuestHealthy(10s), run, &why)) {
+      EXPECT_THAT(why.str(), testing::AnyOf(HasSubstr("BUG"), HasSubstr("Oops"),
+                                            HasSubstr("Kernel panic"), HasSubstr("corrupt"),
+                                            HasSubstr("Unable to handle"), HasSubstr("fault")))
+          << "the verdict must quote what the guest said:\n" << why.str();
+      RecordProperty("caught_on_attempt", attempt);
+      RecordProperty("verdict", why.str());
+      return;
+    }
+    verdicts += fmt::format("\n  attempt {}: {}", attempt, why.str());
+  }
+  ADD_FAILURE() << "QEMU 7.2 migrated the busy guest 4 times without a sign of corruption:"
+                << verdicts;
 }
 
 }  // namespace
