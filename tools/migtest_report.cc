@@ -5,7 +5,7 @@
 // `summary` finds every result.json under DIR (<Suite>/<Test>/result.json, as the fixtures write
 // them), takes each test's verdict from gtest's JUnit XML files (--junit, or every *.xml under
 // DIR), and prints one row per test: downtime, total time, iterations, worst stall, p99 postcopy
-// request latency, guest blackout, verdict. It reads result.json's documented keys (a public
+// request latency, STOP→RESUME gap, guest blackout, the guest's health, verdict. It reads result.json's documented keys (a public
 // contract: never renamed), so it also reads files written by older versions. Exit code 0 when
 // every test passed (or was skipped), 1 when one failed, 2 on bad input.
 #include <fmt/format.h>
@@ -87,7 +87,7 @@ std::string Us(std::optional<double> us) {
 }
 
 struct Row {
-  std::string test, downtime, total, iterations, stall, p99, blackout, status, verdict;
+  std::string test, downtime, total, iterations, stall, p99, gap, blackout, guest, status, verdict;
   fs::path file;
 };
 
@@ -122,7 +122,16 @@ Row ReadResult(const fs::path& file, const fs::path& root) {
   }
   row.stall = Ms(worst);
   row.p99 = Us(Number(m, "/postcopy_latency_us/p99"_json_pointer));
+  row.gap = Ms(Number(m, "/stop_resume_gap_ms"_json_pointer));
   row.blackout = Ms(Number(j, "/probe/longest_blackout_ms"_json_pointer));
+  // The guest's own verdict (VMM backends): "ok", or how many problem lines its console shows.
+  row.guest = "-";
+  if (auto g = j.find("guest"); g != j.end() && g->is_object()) {
+    const size_t problems = g->contains("problems") && (*g)["problems"].is_array()
+                                ? (*g)["problems"].size()
+                                : 0;
+    row.guest = problems == 0 ? "ok" : fmt::format("{} problem{}", problems, problems == 1 ? "" : "s");
+  }
   row.status = m.value("status", std::string("-"));
   if (m.contains("converged") && m["converged"].is_boolean() && !m["converged"].get<bool>()) {
     row.status += ", not converged";
@@ -174,16 +183,16 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
   for (const auto& [id, v] : verdicts) {
     bool seen = std::any_of(rows.begin(), rows.end(),
                             [&](const Row& r) { return r.test.substr(0, r.test.find(' ')) == id; });
-    if (!seen) rows.push_back({id, "-", "-", "-", "-", "-", "-", "no result.json", v.text, {}});
+    if (!seen) rows.push_back({id, "-", "-", "-", "-", "-", "-", "-", "-", "no result.json", v.text, {}});
   }
-  const std::vector<std::string> head = {"test",     "downtime",    "total",
-                                         "iters",    "worst stall", "p99 postcopy",
-                                         "blackout", "status",      "verdict"};
+  const std::vector<std::string> head = {
+      "test",         "downtime",    "total",    "iters", "worst stall", "p99 postcopy",
+      "stop-resume", "blackout",    "guest",    "status", "verdict"};
   std::vector<size_t> w(head.size());
   for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
   auto cells = [](const Row& r) {
-    return std::vector<std::string>{r.test, r.downtime, r.total,  r.iterations, r.stall,
-                                    r.p99,  r.blackout, r.status, r.verdict};
+    return std::vector<std::string>{r.test, r.downtime, r.total, r.iterations, r.stall,  r.p99,
+                                    r.gap,  r.blackout, r.guest, r.status,     r.verdict};
   };
   for (const auto& r : rows) {
     auto c = cells(r);
