@@ -47,6 +47,7 @@ TEST_F(QemuSlo, IdleGuestPrecopy) {
 TEST_F(QemuSlo, BusyGuestPrecopy) {
   RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy});
   EXPECT_THAT(run.migration, Converged());
+  EXPECT_THAT(run.migration, MemoryVerified());  // by the guest's dirtier, on the destination
   EXPECT_THAT(run.migration, MaxDowntime(Lt(500ms)));
   EXPECT_THAT(run.migration, Iterations(Ge(2u)));
   EXPECT_THAT(run.migration, TotalMigrationTime(Lt(30s)));

@@ -410,6 +410,9 @@ CheckSpec<MigrationResult> MemoryVerifiedSpec() {
               return false;
             }
             *why = "whose destination memory verified";
+            if (auto by = m.config.find("verified_by"); by != m.config.end()) {
+              *why += " (checked by " + by->second + ")";
+            }
             return true;
           }};
 }

@@ -207,6 +207,12 @@ TEST(MemoryVerifiedTest, Verdicts) {
   EXPECT_FALSE(Matches(MemoryVerified(), m));
   EXPECT_EQ(DescribeMatcher<MigrationResult>(MemoryVerified()),
             "has destination memory verified equal to the source's");
+  // A real VM: its own dirtier checked what it rewrote, and the explanation says so.
+  m.verified = true;
+  m.config["verified_by"] = "the guest's dirtier on the destination (64 MiB working set, 3 s)";
+  EXPECT_EQ(Explain(MemoryVerified(), m),
+            "whose destination memory verified (checked by the guest's dirtier on the "
+            "destination (64 MiB working set, 3 s))");
 }
 
 TEST(BandwidthTest, AverageOfSamplesThenIterations) {
