@@ -1,0 +1,44 @@
+// The qemu backend's harness failures: each says what went wrong, and nothing is left running
+// (the fixture's leak checker fails a test whose children outlive it). The migrations themselves
+// are the QEMU suite's business (suites/qemu_test.cc).
+#include <gmock/gmock.h>
+#include <gtest/gtest-spi.h>
+#include <gtest/gtest.h>
+
+#include <migtest/fixtures.hpp>
+
+namespace migtest {
+namespace {
+
+using namespace std::chrono_literals;
+
+class QemuBackendTest : public MigrationTest {
+ protected:
+  QemuBackendTest() : MigrationTest("qemu") {}
+};
+
+TEST_F(QemuBackendTest, AMissingBinaryIsNamed) {
+  EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.binary = "/nonexistent/qemu-system-x86_64"}}),
+                          "/nonexistent/qemu-system-x86_64");
+}
+
+TEST_F(QemuBackendTest, AQemuThatRefusesItsCommandLineIsQuoted) {
+  EXPECT_NONFATAL_FAILURE(
+      Migrate({.qemu = {.extra_args = {"-no-such-option"}}}),
+      "no QMP from the source QEMU");
+  // QEMU's own words are in the message: its last line names the option.
+  EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.extra_args = {"-no-such-option"}}}),
+                          "-no-such-option");
+}
+
+TEST_F(QemuBackendTest, FindQemuReportsTheVersion) {
+  std::string why;
+  auto q = FindQemu({}, &why);
+  ASSERT_TRUE(q) << why;
+  EXPECT_THAT(q->version, ::testing::StartsWith("QEMU emulator version "));
+  if (q->major < 10 && !InCi()) GTEST_SKIP() << q->version << ": the suite wants QEMU 10 (ci/install-qemu)";
+  EXPECT_GE(q->major, 10) << "ci/install-qemu installs QEMU 10 from bookworm-backports";
+}
+
+}  // namespace
+}  // namespace migtest
