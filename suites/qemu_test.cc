@@ -30,27 +30,28 @@ class QemuSlo : public MigrationTest {
   QemuSlo() : MigrationTest("qemu") {}
 };
 
-// An idle guest: one pass over 512 MiB (mostly zero pages) and a short stop-and-copy. Measured:
-// total ≤ 1.2 s, downtime 20–40 ms, blackout ≤ 100 ms. 500 ms catches a stop-and-copy that
-// re-sends the whole guest at the default 128 MiB/s cap (~4 s).
+// An idle guest: one pass over 512 MiB (mostly zero pages) and a short stop-and-copy. Measured
+// (3 runs): total 0.82 s, downtime 20–21 ms, STOP→RESUME 48–53 ms, blackout 85–106 ms. 300 ms
+// catches a stop-and-copy that re-sends the guest's memory (~4 s at the 128 MiB/s default cap).
 TEST_F(QemuSlo, IdleGuestPrecopy) {
   RunResult run = Migrate({.memory = 512_MiB, .mode = Mode::Precopy});
   EXPECT_THAT(run.migration, Converged());
-  EXPECT_THAT(run.migration, MaxDowntime(Lt(500ms)));
-  EXPECT_THAT(run.migration, TotalMigrationTime(Lt(20s)));
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(300ms)));
+  EXPECT_THAT(run.migration, TotalMigrationTime(Lt(10s)));
   EXPECT_THAT(run.probe, GuestBlackout(Lt(1s)));
   EXPECT_THAT(run, GuestHealthy());
 }
 
 // A guest rewriting (and verifying) 64 MiB at 50 MiB/s: converges under the default 300 ms
-// downtime limit, and the guest keeps running correctly on the destination.
+// downtime limit, and the guest keeps running correctly on the destination. Measured (3 runs):
+// total 1.6–1.7 s, 4 iterations, downtime 21–22 ms, blackout 62–72 ms.
 TEST_F(QemuSlo, BusyGuestPrecopy) {
   RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy});
   EXPECT_THAT(run.migration, Converged());
   EXPECT_THAT(run.migration, MemoryVerified());  // by the guest's dirtier, on the destination
-  EXPECT_THAT(run.migration, MaxDowntime(Lt(500ms)));
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(300ms)));
   EXPECT_THAT(run.migration, Iterations(Ge(2u)));
-  EXPECT_THAT(run.migration, TotalMigrationTime(Lt(30s)));
+  EXPECT_THAT(run.migration, TotalMigrationTime(Lt(15s)));
   EXPECT_THAT(run.probe, GuestBlackout(Lt(1s)));
   EXPECT_THAT(run, GuestHealthy(3s));
 }
@@ -67,32 +68,35 @@ TEST_F(QemuSlo, OverDirtyingGuestDoesNotConvergeAtDefaultBandwidth) {
   EXPECT_THAT(run.migration, Iterations(Ge(3u)));
 }
 
-// A guest on 2 vCPUs rewriting random pages at 300 MiB/s, with the cap raised to 10 GiB/s and a
-// 100 ms goal: the link (loopback, limited by TCG's CPU) outruns the dirtier and precopy converges.
-// The guest must come out whole: this is the scenario QEMU 7.2 breaks (see the last test).
+// A guest on 4 vCPUs rewriting random pages of a 128 MiB working set at 300 MiB/s, with the cap
+// raised to 10 GiB/s and a 100 ms goal: the link (loopback, limited by TCG's CPU) outruns the
+// dirtier and precopy converges (0.8–0.9 s). The guest must come out whole: this is the scenario
+// QEMU 7.2 breaks (see the last test).
 Scenario FastDirtyingGuest() {
-  return {.memory = 512_MiB, .vcpus = 2, .dirty = {.rate = 300_MiBps, .pattern = Pattern::Random},
+  return {.memory = 512_MiB, .vcpus = 4, .dirty = {.rate = 300_MiBps, .pattern = Pattern::Random},
           .mode = Mode::Precopy, .downtime_limit = 100ms, .max_bandwidth = 10_GiBps,
-          .timeout = 60s, .qemu = {.healthy_for = 5s}};
+          .timeout = 60s, .qemu = {.dirty_memory = 128_MiB, .healthy_for = 5s}};
 }
 
 TEST_F(QemuSlo, FastDirtyingGuestConvergesWithRaisedBandwidth) {
   RunResult run = Migrate(FastDirtyingGuest());
   EXPECT_THAT(run.migration, Converged());
-  EXPECT_THAT(run.migration, MaxDowntime(Lt(500ms)));
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(300ms)));
   EXPECT_THAT(run, GuestHealthy(5s));
 }
 
 // Postcopy after the first pass: the destination runs the guest and pulls the pages it touches.
-// Per-fault latency comes from the destination's trace events (request → page placed).
+// Per-fault latency comes from the destination's trace events (request → page placed). Measured
+// (3 runs): downtime 1–4 ms, per-fault p50 5.2–5.7 ms, p99 9–12 ms (TCG: the faulting vCPU and
+// the page's arrival share 2 cores), blackout ~183 ms.
 TEST_F(QemuSlo, PostcopyWithFaultLatency) {
   RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps},
                            .mode = Mode::Postcopy, .postcopy_after = 1});
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(run.migration->status, Status::kCompleted);
-  EXPECT_THAT(run.migration, MaxDowntime(Lt(500ms)));
-  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(50), Lt(100ms)));
-  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(1s)));
+  EXPECT_THAT(run.migration, MaxDowntime(Lt(100ms)));
+  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(50), Lt(50ms)));
+  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(250ms)));
   EXPECT_TRUE(run.migration->postcopy_blocktime) << "QEMU reported no postcopy-blocktime";
   EXPECT_THAT(run, GuestHealthy(3s));
 }
@@ -108,18 +112,19 @@ TEST_F(QemuSlo, GuestBlackoutVersusReportedDowntime) {
   ASSERT_TRUE(run.migration->stop_resume_gap);
   EXPECT_GE(*run.migration->stop_resume_gap, *run.migration->downtime - 5ms)
       << "the guest cannot be stopped for less time than QEMU says it was down";
-  EXPECT_THAT(run, DowntimeGap(Lt(1s)));
+  EXPECT_THAT(run, DowntimeGap(Lt(500ms)));  // measured 43–45 ms
   RecordProperty("stop_resume_gap_ms",
                  std::to_string(run.migration->stop_resume_gap->count() / 1000));
 }
 
 // The suite catches a real VMM bug: Debian 12's QEMU 7.2 corrupts a busy guest it migrates under
 // TCG (most likely the TCG dirty-bitmap coherency bug fixed upstream in 9.0). The scenario QEMU 10
-// passes above must fail its verdict with the guest's own report quoted. The bug is a race: with
-// this scenario the guest broke in 4 of 5 runs (kernel NULL dereference or page fault within
-// seconds of resume), with 100 MiB/s in 4 of 6, with 1 vCPU in none of 4. So the test migrates up
-// to 4 times and needs one broken guest (a miss in all four: ~0.2 % at 4 in 5); QEMU 10 passed the
-// same scenario in every run (FastDirtyingGuestConvergesWithRaisedBandwidth, and 3 of 3 more).
+// passes above must fail its verdict with the guest's own report quoted. The bug is a race; how
+// often the guest broke (7.2, TCG, 2 cores): this scenario 9 of 9 (a kernel oops, GPF or NULL
+// dereference within seconds of resume; once a guest that never answered again); 2 vCPUs and a
+// 64 MiB working set at 300 MiB/s, 7 of 12; 2 vCPUs at 100 MiB/s, 8 of 11 (the dirtier's own
+// "lost write"); 1 vCPU, 0 of 4. QEMU 10 broke none. The test migrates up to 3 times and needs one
+// broken guest.
 TEST_F(QemuSlo, CatchesQemu72CorruptingABusyGuest) {
   const char* cache = std::getenv("MIGTEST_CACHE");
   const char* home = std::getenv("HOME");
@@ -137,23 +142,28 @@ TEST_F(QemuSlo, CatchesQemu72CorruptingABusyGuest) {
   s.qemu.data_dir = root / "usr/share/qemu";
   s.qemu.healthy_for = 10s;  // a "Bad page state" has shown up 6 s after resume
   std::string verdicts;
-  for (int attempt = 1; attempt <= 4; ++attempt) {
+  for (int attempt = 1; attempt <= 3; ++attempt) {
     RunResult run = Migrate(s);
     ASSERT_TRUE(run.migration);
     EXPECT_THAT(run.migration->config["qemu_version"], HasSubstr("version 7.2"));
     testing::StringMatchResultListener why;
-    if (!testing::ExplainMatchResult(GuestHealthy(10s), run, &why)) {
-      EXPECT_THAT(why.str(), testing::AnyOf(HasSubstr("BUG"), HasSubstr("Oops"),
-                                            HasSubstr("Kernel panic"), HasSubstr("corrupt"),
-                                            HasSubstr("Unable to handle"), HasSubstr("fault")))
-          << "the verdict must quote what the guest said:\n" << why.str();
+    const bool healthy = testing::ExplainMatchResult(GuestHealthy(10s), run, &why);
+    // Caught: the verdict fails and quotes the guest's own words. A guest that just went silent
+    // (it happened once) is broken too, but the test wants the evidence quoted: try again.
+    const bool quoted = !why.str().empty() &&
+                        (why.str().find("BUG") != std::string::npos ||
+                         why.str().find("Oops") != std::string::npos ||
+                         why.str().find("Kernel panic") != std::string::npos ||
+                         why.str().find("corrupt") != std::string::npos ||
+                         why.str().find("fault") != std::string::npos);
+    if (!healthy && quoted) {
       RecordProperty("caught_on_attempt", attempt);
       RecordProperty("verdict", why.str());
       return;
     }
-    verdicts += fmt::format("\n  attempt {}: {}", attempt, why.str());
+    verdicts += fmt::format("\n  attempt {}: {}{}", attempt, healthy ? "healthy: " : "", why.str());
   }
-  ADD_FAILURE() << "QEMU 7.2 migrated the busy guest 4 times without a sign of corruption:"
+  ADD_FAILURE() << "QEMU 7.2 migrated the busy guest 3 times without a quoted sign of corruption:"
                 << verdicts;
 }
 
