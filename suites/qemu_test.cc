@@ -31,7 +31,7 @@ class QemuSlo : public MigrationTest {
 };
 
 // An idle guest: one pass over 512 MiB (mostly zero pages) and a short stop-and-copy. Measured
-// (3 runs): total 0.82 s, downtime 20–21 ms, STOP→RESUME 48–53 ms, blackout 85–106 ms. 300 ms
+// (6 runs): total 0.81–0.82 s, downtime 11–21 ms, STOP→RESUME 14–53 ms, blackout 40–106 ms. 300 ms
 // catches a stop-and-copy that re-sends the guest's memory (~4 s at the 128 MiB/s default cap).
 TEST_F(QemuSlo, IdleGuestPrecopy) {
   RunResult run = Migrate({.memory = 512_MiB, .mode = Mode::Precopy});
@@ -43,8 +43,8 @@ TEST_F(QemuSlo, IdleGuestPrecopy) {
 }
 
 // A guest rewriting (and verifying) 64 MiB at 50 MiB/s: converges under the default 300 ms
-// downtime limit, and the guest keeps running correctly on the destination. Measured (3 runs):
-// total 1.6–1.7 s, 4 iterations, downtime 21–22 ms, blackout 62–72 ms.
+// downtime limit, and the guest keeps running correctly on the destination. Measured (6 runs):
+// total 1.6–1.7 s, 4 iterations, downtime 18–22 ms, blackout 60–73 ms.
 TEST_F(QemuSlo, BusyGuestPrecopy) {
   RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy});
   EXPECT_THAT(run.migration, Converged());
@@ -87,8 +87,9 @@ TEST_F(QemuSlo, FastDirtyingGuestConvergesWithRaisedBandwidth) {
 
 // Postcopy after the first pass: the destination runs the guest and pulls the pages it touches.
 // Per-fault latency comes from the destination's trace events (request → page placed). Measured
-// (3 runs): downtime 1–4 ms, per-fault p50 5.2–5.7 ms, p99 9–12 ms (TCG: the faulting vCPU and
-// the page's arrival share 2 cores), blackout ~183 ms.
+// (3 runs, the dirtier busy from the start): downtime 1–2 ms, per-fault p50 4.7–8.3 ms, p99
+// 48–95 ms (TCG: the faulting vCPUs, the dirtier and the page's arrival share 2 cores), blackout
+// 252–310 ms.
 TEST_F(QemuSlo, PostcopyWithFaultLatency) {
   RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps},
                            .mode = Mode::Postcopy, .postcopy_after = 1});
@@ -96,7 +97,7 @@ TEST_F(QemuSlo, PostcopyWithFaultLatency) {
   EXPECT_EQ(run.migration->status, Status::kCompleted);
   EXPECT_THAT(run.migration, MaxDowntime(Lt(100ms)));
   EXPECT_THAT(run.migration, PostcopyLatency(Percentile(50), Lt(50ms)));
-  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(250ms)));
+  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(500ms)));
   EXPECT_TRUE(run.migration->postcopy_blocktime) << "QEMU reported no postcopy-blocktime";
   EXPECT_THAT(run, GuestHealthy(3s));
 }
@@ -112,7 +113,7 @@ TEST_F(QemuSlo, GuestBlackoutVersusReportedDowntime) {
   ASSERT_TRUE(run.migration->stop_resume_gap);
   EXPECT_GE(*run.migration->stop_resume_gap, *run.migration->downtime - 5ms)
       << "the guest cannot be stopped for less time than QEMU says it was down";
-  EXPECT_THAT(run, DowntimeGap(Lt(500ms)));  // measured 43–45 ms
+  EXPECT_THAT(run, DowntimeGap(Lt(500ms)));  // measured 43–60 ms
   RecordProperty("stop_resume_gap_ms",
                  std::to_string(run.migration->stop_resume_gap->count() / 1000));
 }
@@ -120,7 +121,7 @@ TEST_F(QemuSlo, GuestBlackoutVersusReportedDowntime) {
 // The suite catches a real VMM bug: Debian 12's QEMU 7.2 corrupts a busy guest it migrates under
 // TCG (most likely the TCG dirty-bitmap coherency bug fixed upstream in 9.0). The scenario QEMU 10
 // passes above must fail its verdict with the guest's own report quoted. The bug is a race; how
-// often the guest broke (7.2, TCG, 2 cores): this scenario 9 of 9 (a kernel oops, GPF or NULL
+// often the guest broke (7.2, TCG, 2 cores): this scenario 12 of 12 (a kernel oops, GPF or NULL
 // dereference within seconds of resume; once a guest that never answered again); 2 vCPUs and a
 // 64 MiB working set at 300 MiB/s, 7 of 12; 2 vCPUs at 100 MiB/s, 8 of 11 (the dirtier's own
 // "lost write"); 1 vCPU, 0 of 4. QEMU 10 broke none. The test migrates up to 3 times and needs one
@@ -140,6 +141,7 @@ TEST_F(QemuSlo, CatchesQemu72CorruptingABusyGuest) {
   Scenario s = FastDirtyingGuest();
   s.qemu.binary = old;
   s.qemu.data_dir = root / "usr/share/qemu";
+  s.qemu.accel = "tcg";  // the bug is TCG's; under KVM 7.2 tracks dirty pages correctly
   s.qemu.healthy_for = 10s;  // a "Bad page state" has shown up 6 s after resume
   std::string verdicts;
   for (int attempt = 1; attempt <= 3; ++attempt) {
