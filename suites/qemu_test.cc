@@ -56,6 +56,64 @@ TEST_F(QemuSlo, BusyGuestPrecopy) {
   EXPECT_THAT(run, GuestHealthy(3s));
 }
 
+// The seeds' own figures from QEMU's trace points, on the busy guest above: every iteration's
+// dirty-bitmap sync, a downtime breakdown across both QEMUs, per-device save/load times. The
+// breakdown (trace checkpoints) must agree with the STOP→RESUME gap, which QEMU's QMP events
+// measure independently; each check must also fail when its limit is below what QEMU really did.
+TEST_F(QemuSlo, TraceFiguresOfABusyGuest) {
+  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy});
+  ASSERT_TRUE(run.migration);
+  const MigrationResult& m = *run.migration;
+  ASSERT_EQ(m.status, Status::kCompleted);
+  EXPECT_EQ(m.config.count("trace_note"), 0u) << m.config.at("trace_note");
+  ASSERT_THAT(m.iterations, Not(::testing::IsEmpty()));
+  for (const Iteration& it : m.iterations) {
+    EXPECT_TRUE(it.sync_time) << "iteration " << it.index << " has no sync time";
+  }
+  EXPECT_THAT(run.migration, NoIterationStallAbove(300ms));
+  ASSERT_TRUE(m.guest_pause);
+  ASSERT_TRUE(m.stop_resume_gap);
+  Duration phases{};
+  for (const Phase& p : m.downtime_breakdown) phases += p.duration;
+  EXPECT_EQ(phases, *m.guest_pause);
+  EXPECT_LE(std::chrono::abs(phases - *m.stop_resume_gap), 5ms)
+      << "trace checkpoints and QMP events disagree on the guest's pause";
+  EXPECT_GE(*m.guest_pause + 1ms, *m.downtime) << "QEMU's figure is the source's part of it";
+  EXPECT_THAT(run.migration, DowntimePhase("non-iterable-save", Lt(100ms)));
+  EXPECT_THAT(run.migration, DowntimeDevice("virtio-net", Lt(50ms)));
+  // The same checks with limits below what QEMU did: each fails and names its culprit.
+  testing::StringMatchResultListener why;
+  EXPECT_FALSE(ExplainMatchResult(NoIterationStallAbove(1us), m, &why));
+  EXPECT_THAT(why.str(), HasSubstr("in dirty-bitmap sync"));
+  why.Clear();
+  EXPECT_FALSE(ExplainMatchResult(DowntimePhase("destination-load", Lt(1us)), m, &why));
+  EXPECT_THAT(why.str(), HasSubstr("downtime phase destination-load is"));
+  why.Clear();
+  EXPECT_FALSE(ExplainMatchResult(DowntimeDevice("virtio-net", Lt(1us)), m, &why));
+  EXPECT_THAT(why.str(), HasSubstr("virtio-net took"));
+  why.Clear();
+  EXPECT_FALSE(ExplainMatchResult(MaxDowntime(Lt(*m.guest_pause)), m, &why));
+  EXPECT_THAT(why.str(), HasSubstr("the guest's pause, from QEMU trace checkpoints"));
+  RecordProperty("verdict_max_downtime", why.str());
+}
+
+// multifd with 4 channels, through QemuSpec's pass-through of capabilities and parameters: the
+// RAM goes over the multifd channels (QEMU counts it as multifd-bytes) and the guest comes out
+// whole.
+TEST_F(QemuSlo, MultifdWithFourChannels) {
+  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy,
+                           .qemu = {.capabilities = {{"multifd", true}},
+                                    .parameters = {{"multifd-channels", 4}}}});
+  ASSERT_TRUE(run.migration);
+  EXPECT_EQ(run.migration->status, Status::kCompleted);
+  EXPECT_THAT(run.migration, Converged());
+  ASSERT_TRUE(run.migration->bytes.contains("multifd"));
+  EXPECT_GT(run.migration->bytes.at("multifd"), 16u << 20)
+      << "the dirtier's 64 MiB working set alone is more than this";
+  EXPECT_THAT(run, GuestHealthy(3s));
+  EXPECT_THAT(run.migration, MemoryVerified());
+}
+
 // 500 MiB/s over a 64 MiB working set against QEMU's default 128 MiB/s cap: every pass finds the
 // whole working set dirty again, so the stop-and-copy never fits 300 ms. The fixture cancels it
 // at the scenario's timeout; the guest goes on running on the source.

@@ -1,6 +1,6 @@
 // migtest-parse: turns migration logs of any supported format into result.json documents.
 //
-//   migtest-parse [--format auto|tlmz|qemu-debug|qemu-qmp|cloud-hypervisor|migmon|migtest]
+//   migtest-parse [--format auto|tlmz|qemu-debug|qemu-qmp|qemu-trace|cloud-hypervisor|migmon|migtest]
 //                 [--pretty] [--summary] [--all-runs] FILE...
 //
 // Exit status: 0 parsed, 1 a file did not parse (file:line: expected …, found …), 2 usage.
@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   app.add_option("--format,-f", format_name, "input format")
       ->check(CLI::IsMember(
-          {"auto", "tlmz", "qemu-debug", "qemu-qmp", "cloud-hypervisor", "migmon", "migtest"}));
+          {"auto", "tlmz", "qemu-debug", "qemu-qmp", "qemu-trace", "cloud-hypervisor", "migmon",
+           "migtest"}));
   app.add_flag("--pretty", pretty, "indent the JSON");
   app.add_flag("--summary", summary, "print a human table instead of JSON");
   app.add_flag("--all-runs", all_runs, "every run a file holds, not only the first");

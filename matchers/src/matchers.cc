@@ -60,6 +60,7 @@ std::string Summary(const MigrationResult& m) {
   if (m.total_time) s += fmt::format(" in {}", FormatDuration(*m.total_time));
   if (m.error) s += fmt::format(" ({})", *m.error);
   s += fmt::format(", downtime {}", m.downtime ? FormatDuration(*m.downtime) : "unknown");
+  if (m.guest_pause) s += fmt::format(" (guest paused {})", FormatDuration(*m.guest_pause));
   if (!m.iterations.empty()) s += fmt::format(", {} iterations", m.iterations.size());
   // The worst dirty-bitmap sync is the first thing to look at when downtime or stalls break an
   // SLO, so the one-line summary carries it.
@@ -120,14 +121,80 @@ void PrintTo(const RunResult& r, std::ostream* os) {
 
 namespace internal {
 
+// The guest's pause: measured apart from the VMM (trace checkpoints, then STOP→RESUME events),
+// else the VMM's own figure. QEMU's own `downtime` is source-side only.
+std::optional<Duration> JudgedDowntime(const MigrationResult& m) {
+  if (m.guest_pause) return m.guest_pause;
+  if (m.stop_resume_gap) return m.stop_resume_gap;
+  return m.downtime;
+}
+
 FigureSpec<MigrationResult, Duration> DowntimeSpec() {
-  return {"max downtime", [](const MigrationResult& m) { return m.downtime; },
+  return {"max downtime", JudgedDowntime,
           [](const MigrationResult& m, const Duration& d) {
             std::string s = "whose downtime is " + FormatDuration(d);
+            std::string reported =
+                m.downtime ? fmt::format("; the VMM reported {}", FormatDuration(*m.downtime))
+                           : std::string("; the VMM reported none");
+            if (m.guest_pause) {
+              auto from = m.config.find("guest_pause_from");
+              s += fmt::format(" (the guest's pause, from {}{})",
+                               from != m.config.end() ? from->second : "the run's own clocks",
+                               reported);
+            } else if (m.stop_resume_gap) {
+              s += fmt::format(" (the guest's pause, from the source's STOP event to the "
+                               "destination's RESUME{})",
+                               reported);
+            } else if (m.format == Format::kQemuQmp || m.format == Format::kQemuTrace) {
+              s += " (QEMU's own figure: the source's side only)";
+            }
             if (!m.downtime_breakdown.empty()) s += " (" + Breakdown(m.downtime_breakdown) + ")";
             return s;
           },
           [](const MigrationResult& m) { return Missing(m, "downtime figure"); }};
+}
+
+FigureSpec<MigrationResult, Duration> DowntimeDeviceSpec(std::string device) {
+  // A device is named by its idstr ("0000:00:01.0/virtio-net"), its last part ("virtio-net"),
+  // or any part of it; the worst matching entry (either side) is judged.
+  auto matches = [device](const DeviceDowntime& d) {
+    return d.device.find(device) != std::string::npos;
+  };
+  auto worst = [matches](const MigrationResult& m) -> const DeviceDowntime* {
+    const DeviceDowntime* w = nullptr;
+    for (const DeviceDowntime& d : m.downtime_devices) {
+      if (matches(d) && (w == nullptr || d.duration > w->duration)) w = &d;
+    }
+    return w;
+  };
+  return {fmt::format("downtime of device {}", device),
+          [worst](const MigrationResult& m) -> std::optional<Duration> {
+            if (const DeviceDowntime* d = worst(m)) return d->duration;
+            return std::nullopt;
+          },
+          [worst, matches](const MigrationResult& m, const Duration&) {
+            const DeviceDowntime* d = worst(m);
+            size_t n = 0;
+            for (const DeviceDowntime& e : m.downtime_devices) n += matches(e) ? 1 : 0;
+            std::string s = fmt::format("whose device {} took {} to {} on the {}", d->device,
+                                        FormatDuration(d->duration),
+                                        d->side == "destination" ? "load" : "save", d->side);
+            if (n > 1) s += fmt::format(" (the worst of {} matching entries)", n);
+            return s;
+          },
+          [device](const MigrationResult& m) {
+            if (m.downtime_devices.empty()) return Missing(m, "per-device downtime figures");
+            std::vector<std::string> names;
+            for (const DeviceDowntime& d : m.downtime_devices) {
+              if (names.size() == 8) {
+                names.push_back("…");
+                break;
+              }
+              names.push_back(d.device);
+            }
+            return fmt::format("which has no device matching {} (worst first: {})", device,
+                               fmt::join(names, ", "));
+          }};
 }
 
 FigureSpec<MigrationResult, Duration> DowntimePhaseSpec(std::string phase) {
@@ -387,9 +454,9 @@ CheckSpec<MigrationResult> ConvergedSpec() {
           return false;
         }
         if (!m.converged) {
-          *why = fmt::format("which completed{} (format {} does not report convergence)", iters,
-                             FormatName(m));
-          return true;
+          *why = fmt::format("which completed{}, but format {} does not say whether it converged",
+                             iters, FormatName(m));
+          return false;
         }
         *why = "which converged" + iters;
         return true;

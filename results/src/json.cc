@@ -110,6 +110,22 @@ void from_json(const json& j, Iteration& v) {
   Get(j, "remaining_bytes", v.remaining_bytes);
 }
 
+void to_json(json& j, const DeviceDowntime& v) {
+  j = json{{"device", v.device}, {"side", v.side}};
+  Put(j, "instance", v.instance);
+  if (!v.kind.empty()) j["type"] = v.kind;
+  j["us"] = v.duration.count();
+}
+
+void from_json(const json& j, DeviceDowntime& v) {
+  v = DeviceDowntime{};
+  v.device = j.at("device").get<std::string>();
+  v.side = j.at("side").get<std::string>();
+  Get(j, "instance", v.instance);
+  Get(j, "type", v.kind);
+  v.duration = Duration(j.at("us").get<Duration::rep>());
+}
+
 void to_json(json& j, const Stall& v) {
   j = json{{"section", v.section}};
   Put(j, "section_id", v.section_id);
@@ -204,12 +220,14 @@ void to_json(json& j, const MigrationResult& v) {
   Put(j, "verified", v.verified);
   PutDuration(j, "total_time", v.total_time);
   PutDuration(j, "downtime", v.downtime);
+  PutDuration(j, "guest_pause", v.guest_pause);
   PutDuration(j, "downtime_goal", v.downtime_goal);
   PutDuration(j, "setup_time", v.setup_time);
   PutDuration(j, "expected_downtime", v.expected_downtime);
   PutDuration(j, "stop_resume_gap", v.stop_resume_gap);
   PutDuration(j, "downtime_uncertainty", v.downtime_uncertainty);
   if (!v.downtime_breakdown.empty()) j["downtime_breakdown"] = v.downtime_breakdown;
+  if (!v.downtime_devices.empty()) j["downtime_devices"] = v.downtime_devices;
   if (!v.iterations.empty()) j["iterations"] = v.iterations;
   if (!v.stalls.empty()) j["stalls"] = v.stalls;
   if (v.postcopy_latency) j["postcopy_latency_us"] = *v.postcopy_latency;
@@ -237,12 +255,14 @@ void from_json(const json& j, MigrationResult& v) {
   Get(j, "verified", v.verified);
   v.total_time = GetDuration(j, "total_time");
   v.downtime = GetDuration(j, "downtime");
+  v.guest_pause = GetDuration(j, "guest_pause");
   v.downtime_goal = GetDuration(j, "downtime_goal");
   v.setup_time = GetDuration(j, "setup_time");
   v.expected_downtime = GetDuration(j, "expected_downtime");
   v.stop_resume_gap = GetDuration(j, "stop_resume_gap");
   v.downtime_uncertainty = GetDuration(j, "downtime_uncertainty");
   Get(j, "downtime_breakdown", v.downtime_breakdown);
+  Get(j, "downtime_devices", v.downtime_devices);
   Get(j, "iterations", v.iterations);
   Get(j, "stalls", v.stalls);
   Get(j, "postcopy_latency_us", v.postcopy_latency);

@@ -9,7 +9,7 @@
 namespace migtest {
 namespace {
 
-constexpr std::array<std::pair<Format, std::string_view>, 7> kFormatNames{{
+constexpr std::array<std::pair<Format, std::string_view>, 8> kFormatNames{{
     {Format::kAuto, "auto"},
     {Format::kTlmz, "tlmz"},
     {Format::kQemuDebug, "qemu-debug"},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<Format, std::string_view>, 7> kFormatNames{{
     {Format::kCloudHypervisor, "cloud-hypervisor"},
     {Format::kMigmon, "migmon"},
     {Format::kMigtest, "migtest"},
+    {Format::kQemuTrace, "qemu-trace"},
 }};
 
 constexpr std::array<std::pair<Status, std::string_view>, 5> kStatusNames{{
@@ -61,12 +62,14 @@ void MergeMigration(MigrationResult& into, const MigrationResult& from) {
   FillOptional(into.verified, from.verified);
   FillOptional(into.total_time, from.total_time);
   FillOptional(into.downtime, from.downtime);
+  FillOptional(into.guest_pause, from.guest_pause);
   FillOptional(into.downtime_goal, from.downtime_goal);
   FillOptional(into.setup_time, from.setup_time);
   FillOptional(into.expected_downtime, from.expected_downtime);
   FillOptional(into.stop_resume_gap, from.stop_resume_gap);
   FillOptional(into.downtime_uncertainty, from.downtime_uncertainty);
   FillVector(into.downtime_breakdown, from.downtime_breakdown);
+  FillVector(into.downtime_devices, from.downtime_devices);
   FillVector(into.iterations, from.iterations);
   FillVector(into.stalls, from.stalls);
   if (!into.postcopy_latency) {

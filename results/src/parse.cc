@@ -168,6 +168,10 @@ Format DetectFormat(std::string_view head) {
       std::regex_search(head.begin(), head.end(), std::regex(R"((^|\n)\s*s22[12] \d)"))) {
     return Format::kTlmz;
   }
+  if (std::regex_search(head.begin(), head.end(),
+                        std::regex(R"((^|\n)\d+@\d+\.\d{6}:[a-z_0-9]+)"))) {
+    return Format::kQemuTrace;
+  }
   if (has("savevm: save") || has("migration: ended after")) return Format::kQemuDebug;
   if (has("cloud-hypervisor:") || has("Migration downtime breakdown:") ||
       has("Downtime breakdown:") || has("Migration complete") || has("Precopy: ") ||
@@ -197,8 +201,8 @@ Format Detect(std::istream& in, std::string_view source, std::string& head) {
     std::string_view first = head;
     first = first.substr(0, first.find('\n'));
     throw ParseError(std::string(source), 1,
-                     "a known format (tlmz, qemu-debug, qemu-qmp, cloud-hypervisor, migmon, "
-                     "migtest)",
+                     "a known format (tlmz, qemu-debug, qemu-qmp, qemu-trace, cloud-hypervisor, "
+                     "migmon, migtest)",
                      internal::Quote(first));
   }
   return f;
@@ -218,6 +222,8 @@ std::vector<RunResult> ParseKnown(std::istream& in, Format format, std::string_v
       return {internal::ParseMigmon(in, source)};
     case Format::kMigtest:
       return internal::ParseMigtestRuns(in, source);
+    case Format::kQemuTrace:
+      return {internal::ParseQemuTrace(in, source)};
     case Format::kAuto:
       break;
   }

@@ -64,6 +64,7 @@ std::vector<JsonValue> ReadJsonValues(std::istream& in, std::string_view source)
 RunResult ParseTlmz(std::istream& in, std::string_view source);
 std::vector<RunResult> ParseQemuDebugRuns(std::istream& in, std::string_view source);
 RunResult ParseQemuQmp(std::istream& in, std::string_view source);
+RunResult ParseQemuTrace(std::istream& in, std::string_view source);
 RunResult ParseCloudHypervisor(std::istream& in, std::string_view source);
 RunResult ParseMigmon(std::istream& in, std::string_view source);
 std::vector<RunResult> ParseMigtestRuns(std::istream& in, std::string_view source);

@@ -69,6 +69,54 @@ TEST(MaxDowntimeTest, ExplanationNamesTheBreakdown) {
             "whose downtime is 143ms (final_iter=120ms, state=9ms, send_state=13ms, complete=1ms)");
 }
 
+TEST(MaxDowntimeTest, JudgesTheGuestsPauseAndShowsTheVmmsFigure) {
+  // QEMU: its own downtime is the source's side only; the trace's pause is what the guest lived.
+  MigrationResult m;
+  m.format = Format::kQemuQmp;
+  m.status = Status::kCompleted;
+  m.downtime = 9ms;
+  EXPECT_THAT(m, MaxDowntime(Lt(10ms)));
+  EXPECT_EQ(Explain(MaxDowntime(Lt(10ms)), m),
+            "whose downtime is 9ms (QEMU's own figure: the source's side only)");
+  m.stop_resume_gap = 21ms;
+  EXPECT_THAT(m, Not(MaxDowntime(Lt(10ms)))) << "the STOP→RESUME gap beats QEMU's figure";
+  EXPECT_EQ(Explain(MaxDowntime(Lt(10ms)), m),
+            "whose downtime is 21ms (the guest's pause, from the source's STOP event to the "
+            "destination's RESUME; the VMM reported 9ms)");
+  m.guest_pause = 66ms;
+  m.config["guest_pause_from"] = "QEMU trace checkpoints src-downtime-start → dst-precopy-bh-vm-started";
+  m.downtime_breakdown = {{"stop", 8ms}, {"destination-load", 58ms}};
+  EXPECT_THAT(m, Not(MaxDowntime(Lt(50ms)))) << "the trace's pause beats the event gap";
+  EXPECT_THAT(m, MaxDowntime(Lt(67ms)));
+  EXPECT_EQ(Explain(MaxDowntime(Lt(50ms)), m),
+            "whose downtime is 66ms (the guest's pause, from QEMU trace checkpoints "
+            "src-downtime-start → dst-precopy-bh-vm-started; the VMM reported 9ms) (stop=8ms, "
+            "destination-load=58ms)");
+}
+
+TEST(DowntimeDeviceTest, JudgesTheWorstMatchingDevice) {
+  MigrationResult m;
+  m.format = Format::kQemuQmp;
+  m.status = Status::kCompleted;
+  m.downtime_devices = {{"kvm-tpr-opt", 0, "destination", "non-iterable", 6872us},
+                        {"0000:00:01.0/virtio-net", 0, "destination", "non-iterable", 594us},
+                        {"0000:00:01.0/virtio-net", 0, "source", "non-iterable", 458us}};
+  EXPECT_THAT(m, DowntimeDevice("virtio-net", Lt(1ms)));
+  EXPECT_THAT(m, Not(DowntimeDevice("virtio-net", Lt(500us)))) << "the load, not the save";
+  EXPECT_EQ(Explain(DowntimeDevice("virtio-net", Lt(500us)), m),
+            "whose device 0000:00:01.0/virtio-net took 594us to load on the destination (the "
+            "worst of 2 matching entries)");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(DowntimeDevice("virtio-net", Lt(2ms))),
+            "has downtime of device virtio-net that is < 2ms");
+  EXPECT_FALSE(Matches(DowntimeDevice("e1000", Lt(2ms)), m));
+  EXPECT_EQ(Explain(DowntimeDevice("e1000", Lt(2ms)), m),
+            "which has no device matching e1000 (worst first: kvm-tpr-opt, "
+            "0000:00:01.0/virtio-net, 0000:00:01.0/virtio-net)");
+  m.downtime_devices.clear();
+  EXPECT_EQ(Explain(DowntimeDevice("virtio-net", Lt(2ms)), m),
+            "which has no per-device downtime figures (format qemu-qmp reported none)");
+}
+
 TEST(MaxDowntimeTest, MissingFigureIsANonMatch) {
   MigrationResult m;
   m.format = Format::kTlmz;
@@ -183,9 +231,10 @@ TEST(ConvergedTest, Verdicts) {
             "which completed after 9 iterations only because it was forced to stop (not "
             "converged)");
   m.converged.reset();
+  EXPECT_THAT(m, Not(Converged())) << "absent is a non-match, never a pass";
   EXPECT_EQ(Explain(Converged(), m),
-            "which completed after 9 iterations (format cloud-hypervisor does not report "
-            "convergence)");
+            "which completed after 9 iterations, but format cloud-hypervisor does not say "
+            "whether it converged");
   m.status = Status::kFailed;
   m.error = "peer closed";
   EXPECT_EQ(Explain(Converged(), m), "which did not complete (status failed: peer closed)");

@@ -31,6 +31,33 @@ TEST_F(QemuBackendTest, AQemuThatRefusesItsCommandLineIsQuoted) {
                           "-no-such-option");
 }
 
+// A capability or parameter QEMU does not know fails the run before anything migrates, with
+// QEMU's own error and the side that refused it.
+TEST_F(QemuBackendTest, AnUnknownCapabilityIsRefusedInQemusWords) {
+  EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.capabilities = {{"no-such-capability", true}}}}),
+                          "the source refused capabilities");
+  EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.capabilities = {{"no-such-capability", true}}}}),
+                          "no-such-capability");
+}
+
+TEST_F(QemuBackendTest, AnUnknownParameterIsRefusedInQemusWords) {
+  EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.parameters = {{"no-such-parameter", 1}}}}),
+                          "the source refused parameters");
+  EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.parameters = {{"multifd-channels", "four"}}}}),
+                          "multifd-channels");
+}
+
+TEST_F(QemuBackendTest, FindQemuListsItsTracePoints) {
+  std::string why;
+  auto q = FindQemu({}, &why);
+  ASSERT_TRUE(q) << why;
+  if (q->major < 10 && !InCi()) GTEST_SKIP() << q->version << ": the suite wants QEMU 10";
+  for (const char* event : {"migration_bitmap_sync_start", "vmstate_downtime_checkpoint",
+                            "vmstate_downtime_load", "savevm_section_end"}) {
+    EXPECT_TRUE(q->trace_events.contains(event)) << event;
+  }
+}
+
 TEST_F(QemuBackendTest, FindQemuReportsTheVersion) {
   std::string why;
   auto q = FindQemu({}, &why);

@@ -11,6 +11,7 @@
 //   On run.migration (MigrationResult):
 //     EXPECT_THAT(run.migration, MaxDowntime(Lt(100ms)));
 //     EXPECT_THAT(run.migration, DowntimePhase("snapshot", Lt(10ms)));
+//     EXPECT_THAT(run.migration, DowntimeDevice("virtio-net", Lt(2ms)));       // QEMU trace
 //     EXPECT_THAT(run.migration, TotalMigrationTime(Le(30s)));
 //     EXPECT_THAT(run.migration, SetupTime(Lt(50ms)));
 //     EXPECT_THAT(run.migration, NoIterationStallAbove(50ms));
@@ -213,6 +214,7 @@ class CheckMatcher {
 // The non-template halves, in matchers.cc.
 FigureSpec<MigrationResult, Duration> DowntimeSpec();
 FigureSpec<MigrationResult, Duration> DowntimePhaseSpec(std::string phase);
+FigureSpec<MigrationResult, Duration> DowntimeDeviceSpec(std::string device);
 FigureSpec<MigrationResult, Duration> TotalTimeSpec();
 FigureSpec<MigrationResult, Duration> SetupTimeSpec();
 FigureSpec<MigrationResult, size_t> IterationsSpec();
@@ -269,7 +271,10 @@ class NearMatcher {
 
 }  // namespace internal
 
-// The downtime the VMM reported. Explains with the downtime breakdown when there is one.
+// The guest's pause: source stop → destination vCPUs running. Judges what the run measured apart
+// from the VMM when it can (QEMU: the trace checkpoints, else the STOP→RESUME event gap; the
+// engine: its two clocks), else the VMM's own figure; the explanation says which it used, shows
+// the VMM's own figure beside it, and gives the downtime breakdown when there is one.
 template <typename M>
 internal::FigureMatcher<MigrationResult, Duration> MaxDowntime(M inner) {
   return {internal::DowntimeSpec(), testing::MatcherCast<Duration>(inner)};
@@ -279,6 +284,14 @@ internal::FigureMatcher<MigrationResult, Duration> MaxDowntime(M inner) {
 template <typename M>
 internal::FigureMatcher<MigrationResult, Duration> DowntimePhase(std::string phase, M inner) {
   return {internal::DowntimePhaseSpec(std::move(phase)), testing::MatcherCast<Duration>(inner)};
+}
+
+// The time one device's state took to save (source) or load (destination) while the guest was
+// paused (QEMU's per-device trace events). `device` is the idstr or any part of it
+// ("virtio-net" matches "0000:00:01.0/virtio-net"); the worst matching entry is judged.
+template <typename M>
+internal::FigureMatcher<MigrationResult, Duration> DowntimeDevice(std::string device, M inner) {
+  return {internal::DowntimeDeviceSpec(std::move(device)), testing::MatcherCast<Duration>(inner)};
 }
 
 template <typename M>
@@ -310,6 +323,7 @@ inline internal::CheckMatcher<MigrationResult> NoIterationStallAbove(Duration li
 }
 
 // Completed, and precopy reached the downtime goal by itself (not forced at the iteration cap).
+// A run whose format does not say whether it converged is a non-match that says so.
 inline internal::CheckMatcher<MigrationResult> Converged() {
   return internal::CheckMatcher<MigrationResult>(internal::ConvergedSpec());
 }

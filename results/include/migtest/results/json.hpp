@@ -23,6 +23,8 @@ void to_json(nlohmann::json& j, const Phase& v);
 void from_json(const nlohmann::json& j, Phase& v);
 void to_json(nlohmann::json& j, const Iteration& v);
 void from_json(const nlohmann::json& j, Iteration& v);
+void to_json(nlohmann::json& j, const DeviceDowntime& v);
+void from_json(const nlohmann::json& j, DeviceDowntime& v);
 void to_json(nlohmann::json& j, const Stall& v);
 void from_json(const nlohmann::json& j, Stall& v);
 void to_json(nlohmann::json& j, const LatencyDistribution& v);

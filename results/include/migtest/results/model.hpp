@@ -34,6 +34,7 @@ enum class Format {
   kCloudHypervisor,  // cloud-hypervisor log
   kMigmon,           // mig_mon / migmon human outputs
   kMigtest,          // migtest's own result.json
+  kQemuTrace,        // QEMU trace events (log backend, -msg timestamp=on)
 };
 
 enum class Status { kUnknown, kActive, kCompleted, kFailed, kCancelled };
@@ -71,6 +72,17 @@ struct Stall {
   Duration duration{};
   std::optional<uint64_t> count;       // how many times it took that long
   friend bool operator==(const Stall&, const Stall&) = default;
+};
+
+// How long one device's state took to save (source) or load (destination) while the guest was
+// paused (QEMU's vmstate_downtime_save/_load trace events).
+struct DeviceDowntime {
+  std::string device;                  // QEMU's idstr, e.g. "0000:00:01.0/virtio-net"
+  std::optional<uint32_t> instance;    // instance_id, when several share an idstr
+  std::string side;                    // "source" (save) or "destination" (load)
+  std::string kind;                    // "iterable" (RAM, block) or "non-iterable" (devices)
+  Duration duration{};
+  friend bool operator==(const DeviceDowntime&, const DeviceDowntime&) = default;
 };
 
 // A latency distribution: exact samples when we have them, otherwise a histogram and/or the
@@ -119,12 +131,18 @@ struct MigrationResult {
   std::optional<bool> verified;               // destination memory checked equal to source
   std::optional<Duration> total_time;
   std::optional<Duration> downtime;           // as the VMM reports it
+  // The guest's real pause, measured apart from the VMM's own figure: source stop → destination
+  // vCPUs running (QEMU: trace checkpoints src-downtime-start → dst-*-vm-started). QEMU's
+  // `downtime` is source-side only; this is what the guest lived through. config
+  // "guest_pause_from" says what it was measured from.
+  std::optional<Duration> guest_pause;
   std::optional<Duration> downtime_goal;      // downtime-limit / "goal was"
   std::optional<Duration> setup_time;
   std::optional<Duration> expected_downtime;  // QEMU, while active
   std::optional<Duration> stop_resume_gap;    // STOP event on source to RESUME on destination
   std::optional<Duration> downtime_uncertainty;  // ± on `downtime` when clocks differ
   std::vector<Phase> downtime_breakdown;
+  std::vector<DeviceDowntime> downtime_devices;  // worst first
   std::vector<Iteration> iterations;
   std::vector<Stall> stalls;
   std::optional<LatencyDistribution> postcopy_latency;

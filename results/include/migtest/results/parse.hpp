@@ -59,6 +59,29 @@ std::vector<RunResult> ParseRuns(std::istream& in, Format format, std::string_vi
 std::vector<RunResult> ParseFileRuns(const std::filesystem::path& path,
                                      Format format = Format::kAuto);
 
+// QEMU trace events of a migration (QEMU >= 8.2, the `log` trace backend with -msg timestamp=on;
+// both sides' lines may be in one stream or in several files): per-iteration dirty-bitmap sync
+// times with the iterations bounded by the syncs themselves, stalls (per section, the iterate calls
+// longer than `stall_threshold`, worst and count), the downtime breakdown between the checkpoints
+// of both sides (stop, iterable-save, non-iterable-save, source-complete, destination-load,
+// resume-scheduled, announce, vcpu-start), the guest's real pause (src-downtime-start → the
+// destination's vm-started), per-device save/load times, and postcopy fault latencies (request →
+// page placed). What a log cannot support is absent, and config "trace_note" says why in one line.
+// Throws ParseError when the input holds no trace event at all.
+struct QemuTraceOptions {
+  // The run's downtime budget (downtime-limit): an iterate call longer than this is a stall.
+  // QEMU's default downtime-limit.
+  Duration stall_threshold = std::chrono::milliseconds(300);
+};
+RunResult ParseQemuTrace(std::istream& in, std::string_view source_name,
+                         const QemuTraceOptions& options = {});
+RunResult ParseQemuTraceFiles(const std::vector<std::filesystem::path>& logs,
+                              const QemuTraceOptions& options = {});
+// A QEMU run's result from its QMP transcript (`qmp`) completed with what its trace logs measured:
+// the trace's iterations (exact boundaries; bytes and rates from the polled iteration of the same
+// number), stalls, downtime breakdown, per-device times, guest pause, fault latencies.
+void CombineQemuTrace(MigrationResult& qmp, const MigrationResult& trace);
+
 // Reads a guest's serial console (what the kernel and migtest's guest /init printed): the
 // problems it shows (a panic, an oops, a BUG, a corruption report, MIGTEST-GUEST-ERROR lines),
 // quoted with their line numbers, and the dirtier's per-second lines. Any content is read, binary
