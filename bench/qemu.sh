@@ -46,3 +46,20 @@ awk -F'\t' '
       printf "%-58s %4d  %-22s %-18s %-18s %-20s %-18s %-18s %s\n", t, runs[t], spread(substr(v[t,2],2)), spread(substr(v[t,3],2)), spread(substr(v[t,4],2)), spread(substr(v[t,5],2)), spread(substr(v[t,6],2)), spread(substr(v[t,7],2)), g[t] }
   }' "$out/rows.tsv"
 echo "(numbers: min–max (median) over the runs; result files under $out)"
+# The trace's figures, one row per run: QEMU's downtime beside the guest's pause (trace
+# checkpoints), the three largest downtime phases, the worst dirty-bitmap sync, the worst device.
+echo
+printf '%-58s %-9s %-9s %-62s %-10s %s\n' "test" "QEMU ms" "pause ms" "largest phases (ms)" "sync ms" "worst device (us)"
+find "$out" -name 'result*.json' | sort | while read -r f; do
+  jq -r --arg f "$f" '
+    def r1: . * 10 | round / 10;
+    [ (.test // $f),
+      (.migration.downtime_us // null | if . == null then "-" else (. / 1000 | r1 | tostring) end),
+      (.migration.guest_pause_us // null | if . == null then "-" else (. / 1000 | r1 | tostring) end),
+      ((.migration.downtime_breakdown // []) | sort_by(-.us) | .[0:3]
+        | map("\(.phase)=\(.us / 1000 | r1)") | join(" ") | if . == "" then "-" else . end),
+      ((.migration.iterations // []) | map(.sync_us // empty) | max
+        | if . == null then "-" else (. / 1000 | r1 | tostring) end),
+      ((.migration.downtime_devices // [])[0] | if . == null then "-"
+        else "\(.device) \(.side) \(.us)" end) ] | @tsv' "$f"
+done | awk -F'\t' '{ printf "%-58s %-9s %-9s %-62s %-10s %s\n", $1, $2, $3, $4, $5, $6 }'

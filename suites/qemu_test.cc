@@ -51,6 +51,9 @@ TEST_F(QemuSlo, BusyGuestPrecopy) {
   EXPECT_THAT(run.migration, MemoryVerified());  // by the guest's dirtier, on the destination
   EXPECT_THAT(run.migration, MaxDowntime(Lt(300ms)));
   EXPECT_THAT(run.migration, Iterations(Ge(2u)));
+  // Dirty-bitmap syncs (QEMU's trace) took 0.4–4.9 ms here; iterate calls over the 300 ms budget
+  // would be stalls too.
+  EXPECT_THAT(run.migration, NoIterationStallAbove(50ms));
   EXPECT_THAT(run.migration, TotalMigrationTime(Lt(15s)));
   EXPECT_THAT(run.probe, GuestBlackout(Lt(1s)));
   EXPECT_THAT(run, GuestHealthy(3s));
@@ -163,6 +166,14 @@ TEST_F(QemuSlo, PostcopyWithFaultLatency) {
   EXPECT_THAT(run.migration, PostcopyLatency(Percentile(50), Lt(5ms)));
   EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(50ms)));
   EXPECT_TRUE(run.migration->postcopy_blocktime) << "QEMU reported no postcopy-blocktime";
+  // QEMU's downtime ends when the source has sent the device state; the guest stays paused until
+  // the destination has loaded it (faulting pages in) and started its vCPUs. Measured: QEMU 3 ms,
+  // the guest's pause 25 ms (destination-load 21 ms).
+  ASSERT_TRUE(run.migration->guest_pause);
+  ASSERT_TRUE(run.migration->downtime);
+  EXPECT_GT(*run.migration->guest_pause, *run.migration->downtime);
+  RecordProperty("qemu_downtime_us", std::to_string(run.migration->downtime->count()));
+  RecordProperty("guest_pause_us", std::to_string(run.migration->guest_pause->count()));
   EXPECT_THAT(run, GuestHealthy(3s));
   EXPECT_THAT(run.migration, MemoryVerified());
 }
@@ -183,6 +194,12 @@ TEST_F(QemuSlo, PostcopyWithoutPreemptFailsTheLatencySlo) {
       << why.str();
   EXPECT_THAT(why.str(), HasSubstr("p50 postcopy latency is"));
   RecordProperty("verdict", why.str());
+  // The guest's pause shows it too (recorded, not asserted: 100–200 ms over the runs): QEMU
+  // reported 1 ms, the guest stood still 203 ms in one run, almost all of it the destination
+  // loading virtio-net's state (196 ms: its rings fault in behind the capped stream).
+  why.Clear();
+  (void)testing::ExplainMatchResult(MaxDowntime(Lt(100ms)), *run.migration, &why);
+  RecordProperty("downtime", why.str());
   EXPECT_THAT(run, GuestHealthy(3s));
 }
 
@@ -200,6 +217,9 @@ TEST_F(QemuSlo, GuestBlackoutVersusReportedDowntime) {
   EXPECT_THAT(run, DowntimeGap(Lt(500ms)));  // measured 43–60 ms
   RecordProperty("stop_resume_gap_ms",
                  std::to_string(run.migration->stop_resume_gap->count() / 1000));
+  ASSERT_TRUE(run.migration->guest_pause);
+  EXPECT_GE(*run.migration->guest_pause, *run.migration->downtime - 1ms);
+  RecordProperty("guest_pause_us", std::to_string(run.migration->guest_pause->count()));
 }
 
 // The suite catches a real VMM bug: Debian 12's QEMU 7.2 corrupts a busy guest it migrates under
