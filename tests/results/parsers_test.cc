@@ -495,11 +495,89 @@ TEST(MigmonParserTest, SpikeLogSkipsTheInitMarker) {
   EXPECT_THAT(run.probe->spikes, ElementsAre(Spike{1790000003, milliseconds(312)},
                                              Spike{1790000007, milliseconds(45)}));
   EXPECT_THAT(run.probe->max_latency, Optional(milliseconds(312)));
+  EXPECT_THAT(run.probe->longest_blackout, Optional(milliseconds(312)));
 }
 
 TEST(MigmonParserTest, RedrawnStatusLine) {
   RunResult run = ParseFile(Data("status_line.log"));
   EXPECT_THAT(run.probe->max_latency, Optional(milliseconds(312)));
+  EXPECT_THAT(run.probe->longest_blackout, Optional(milliseconds(312)));
+}
+
+// mig_mon client_rr's stdout as a killed prober leaves it: the start-up lines, then the status
+// line redrawn (blanked with spaces, \r) after every answer, the last one without a newline.
+// Answers came every 50 ms but once 412 ms apart (max_delay 412 from then on).
+TEST(MigmonParserTest, ClientRrStdoutGivesTheLongestBlackout) {
+  RunResult run = ParseFile(Data("client_rr.log"));
+  EXPECT_EQ(run.format, Format::kMigmon);
+  ASSERT_TRUE(run.probe);
+  EXPECT_THAT(run.probe->longest_blackout, Optional(milliseconds(412)));
+  EXPECT_THAT(run.probe->max_latency, Optional(milliseconds(412)));
+  EXPECT_THAT(run.probe->interval, Optional(milliseconds(50)));  // its recv timeout
+  EXPECT_TRUE(run.probe->spikes.empty());
+  EXPECT_EQ(run.probe->sent, std::nullopt);  // mig_mon counts nothing
+  EXPECT_EQ(run.probe->lost, std::nullopt);
+  EXPECT_FALSE(run.dirty);
+  EXPECT_FALSE(run.migration);
+  EXPECT_EQ(DetectFormat(Slurp(Data("client_rr.log"))), Format::kMigmon);
+}
+
+// The same run's spike log: delays of at least twice the first (100 ms), after the init marker.
+TEST(MigmonParserTest, ClientRrSpikeLogGivesTheLongestBlackout) {
+  RunResult run = ParseFile(Data("client_rr_spikes.csv"));
+  ASSERT_TRUE(run.probe);
+  EXPECT_THAT(run.probe->spikes, ElementsAre(Spike{1790000004, milliseconds(412)},
+                                             Spike{1790000004, milliseconds(120)}));
+  EXPECT_THAT(run.probe->longest_blackout, Optional(milliseconds(412)));
+}
+
+// A spike log with only its init marker: no delay reached the threshold, whose value the log does
+// not say. The blackout is unknown, not 0.
+TEST(MigmonParserTest, SpikeLogWithOnlyTheInitMarkerHasNoBlackoutFigure) {
+  std::istringstream in("1790000000,18446744073709551615\n");
+  RunResult run = Parse(in, Format::kMigmon, "spikes.csv");
+  ASSERT_TRUE(run.probe);
+  EXPECT_EQ(run.probe->longest_blackout, std::nullopt);
+  EXPECT_EQ(run.probe->max_latency, std::nullopt);
+  EXPECT_TRUE(run.probe->spikes.empty());
+}
+
+// The real mm_dirty header (tabs and all): "Dirty memory rate" is what -r asked for.
+TEST(MigmonParserTest, MmDirtyHeaderRateIsTheRequestedRate) {
+  std::istringstream in(
+      "Binary version: \t0.2.3\n"
+      "Test memory size: \t512 (MB)\n"
+      "Backend page size: \t4096 (Bytes)\n"
+      "Dirty step size: \t4096 (Bytes)\n"
+      "Dirty memory rate: \t200 (MB/s)\n"
+      "Dirty pattern: \t\trandom\n"
+      "Recording latencies: \tno\n"
+      "+------------------------+\n"
+      "|   Prefault Memory      |\n"
+      "+------------------------+\n"
+      "....done\n"
+      "+------------------------+\n"
+      "|   Start Dirty Memory   |\n"
+      "+------------------------+\n"
+      "dirty-rate: 187 (MB/s), time (ms): 1000, load: 100.00%\n"
+      "dirty-rate: 199 (MB/s), time (ms): 1003, load: 97.10%\n");
+  RunResult run = Parse(in, Format::kMigmon, "mm_dirty.log");
+  ASSERT_TRUE(run.dirty);
+  EXPECT_THAT(run.dirty->requested_mib_s, Optional(200.0));
+  EXPECT_THAT(run.dirty->rate_mib_s, ElementsAre(187.0, 199.0));  // achieved: the per-second lines
+  EXPECT_THAT(run.dirty->load_percent, ElementsAre(100.0, 97.10));
+  EXPECT_THAT(run.dirty->memory_mb, Optional(512u));
+  EXPECT_THAT(run.dirty->pattern, Optional(std::string("random")));
+
+  // migtest's migmon prints a fractional rate; without -r mig_mon prints "Maximum".
+  std::istringstream ours("Dirty memory rate: \t12.5 (MB/s)\ndirty-rate: 12 (MB/s), time (ms): "
+                          "1000, load: 3.00%\n");
+  EXPECT_THAT(Parse(ours, Format::kMigmon, "m").dirty->requested_mib_s, Optional(12.5));
+  std::istringstream unlimited("Dirty memory rate: \tMaximum\ndirty-rate: 3000 (MB/s), time (ms): "
+                               "1000, load: 100.00%\n");
+  RunResult u = Parse(unlimited, Format::kMigmon, "u");
+  EXPECT_EQ(u.dirty->requested_mib_s, std::nullopt);
+  EXPECT_THAT(u.dirty->rate_mib_s, ElementsAre(3000.0));
 }
 
 TEST(MigmonParserTest, StreamEmulation) {
@@ -534,6 +612,7 @@ TEST(DetectFormatTest, FromContent) {
   EXPECT_EQ(DetectFormat(Slurp(Data("ch_upstream.log"))), Format::kCloudHypervisor);
   EXPECT_EQ(DetectFormat(Slurp(Data("mm_dirty_histogram.log"))), Format::kMigmon);
   EXPECT_EQ(DetectFormat(Slurp(Data("spikes.csv"))), Format::kMigmon);
+  EXPECT_EQ(DetectFormat(Slurp(Data("client_rr_spikes.csv"))), Format::kMigmon);
   EXPECT_EQ(DetectFormat(R"({"schema": "migtest.result/1"})"), Format::kMigtest);
   EXPECT_EQ(DetectFormat("hello world"), Format::kAuto);
 }
