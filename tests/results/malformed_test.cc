@@ -50,6 +50,17 @@ TEST(MalformedTest, QemuDebugRecordInsideProse) {
   EXPECT_EQ(rtt.line(), 2u);
 }
 
+TEST(MalformedTest, QemuDebugNumbersOutOfRange) {
+  auto id = ErrorOf(
+      "savevm: save live iterate section id 99999999999 name ram took 5 milliseconds 3 times\n",
+      Format::kQemuDebug);
+  EXPECT_THAT(id.what(), StartsWith("bad.log:1: expected 'savevm: save live iterate section id N "
+                                    "name X took T milliseconds K times', found 'savevm: save"));
+  auto ended = ErrorOf("ok\nmigration: ended after 1" + std::string(400, '0') + " milliseconds\n",
+                       Format::kQemuDebug);
+  EXPECT_EQ(ended.line(), 2u);
+}
+
 TEST(MalformedTest, CloudHypervisorBadDuration) {
   auto e = ErrorOf(
       "cloud-hypervisor:  1.0s: <vmm> DEBUG:vmm/src/lib.rs:1 -- Migration downtime breakdown: "
