@@ -70,6 +70,7 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
       R"(^Latency: average (\d+(?:\.\d+)?) \(us\), max: (\d+) \(us\)$)");
   // The status line has no newline of its own: what follows it on the line is another message.
   static const std::regex kStatus(R"(^\[(\d+)\] max_delay: (\d+) \(ms\), cur: (\d+) \(ms\))");
+  static const std::regex kTimeoutErrno(R"(recvfrom\(\) ERRNO: 11(?!\d))");  // EAGAIN
   static const std::regex kRecvTimeout(R"(^Setting socket recv timeout to (\d+) \(ms\)$)");
   static const std::regex kSpike(R"(^(\d+),(\d+)$)");
   static const std::regex kPattern(
@@ -81,9 +82,17 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
   LineReader r(in, source);
   std::string raw;
   std::vector<LatencyDistribution::Bucket> buckets;
+  // mig_mon before commit 6c0b1cb ("downtime: handle recvfrom() timeout in client_rr") took a
+  // receive timeout (EAGAIN, printed as "recvfrom() ERRNO: 11") for an answer: its delays then
+  // never exceed about one interval and say nothing of a blackout.
+  bool timeouts_counted_as_answers = false;
   while (r.Next(raw)) {
     std::string line(Trim(raw));
     if (line.empty()) continue;
+    if (std::regex_search(line, kTimeoutErrno)) {
+      timeouts_counted_as_answers = true;
+      has_probe = true;
+    }
     std::smatch m;
     if (line.starts_with("dirty-rate:")) {
       if (!std::regex_match(line, m, kDirty)) {
@@ -179,6 +188,7 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
                      "none before the end of the input");
   }
   if (has_dirty) run.dirty = std::move(dirty);
+  if (timeouts_counted_as_answers) probe.longest_blackout.reset();
   if (has_probe) run.probe = std::move(probe);
   if (has_mig) {
     mig.status = Status::kUnknown;  // a stream emulation reports no migration outcome

@@ -522,6 +522,19 @@ TEST(MigmonParserTest, ClientRrStdoutGivesTheLongestBlackout) {
   EXPECT_EQ(DetectFormat(Slurp(Data("client_rr.log"))), Format::kMigmon);
 }
 
+// An older mig_mon counted a receive timeout as an answer (and said "recvfrom() ERRNO: 11"): its
+// delays stay near one interval through a blackout, so they give no blackout figure.
+TEST(MigmonParserTest, OldClientRrCountingTimeoutsGivesNoBlackout) {
+  std::istringstream in(
+      "Setting socket recv timeout to 50 (ms)\n"
+      "\r[100] max_delay: 50 (ms), cur: 50 (ms)\r[150] max_delay: 51 (ms), cur: 51 (ms)"
+      "recvfrom() ERRNO: 11\n\r[200] max_delay: 51 (ms), cur: 50 (ms)");
+  RunResult run = Parse(in, Format::kMigmon, "old_rr.log");
+  ASSERT_TRUE(run.probe);
+  EXPECT_EQ(run.probe->longest_blackout, std::nullopt);
+  EXPECT_THAT(run.probe->max_latency, Optional(milliseconds(51)));  // what it printed, kept
+}
+
 // The same run's spike log: delays of at least twice the first (100 ms), after the init marker.
 TEST(MigmonParserTest, ClientRrSpikeLogGivesTheLongestBlackout) {
   RunResult run = ParseFile(Data("client_rr_spikes.csv"));
