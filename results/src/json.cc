@@ -82,6 +82,7 @@ void to_json(json& j, const Iteration& v) {
   PutDuration(j, "duration", v.duration);
   Put(j, "pages_sent", v.pages_sent);
   Put(j, "pages_dirtied", v.pages_dirtied);
+  Put(j, "dirty_pages_rate", v.dirty_pages_rate);
   Put(j, "bytes_sent", v.bytes_sent);
   if (v.sync_time) {
     j["sync_ms"] = duration_cast<milliseconds>(*v.sync_time).count();
@@ -101,6 +102,7 @@ void from_json(const json& j, Iteration& v) {
   v.duration = GetDuration(j, "duration");
   Get(j, "pages_sent", v.pages_sent);
   Get(j, "pages_dirtied", v.pages_dirtied);
+  Get(j, "dirty_pages_rate", v.dirty_pages_rate);
   Get(j, "bytes_sent", v.bytes_sent);
   v.sync_time = GetDuration(j, "sync");
   Get(j, "io_count", v.io_count);

@@ -1,8 +1,20 @@
-// mig_mon / migmon human outputs (seed 001 and the real tool's forms): mm_dirty's per-second line
-// and -L histogram, vm -s's Speed, vm -d's Latency, the prober's spike CSV and live status line.
-// migtest's own result.json (one document, or JSON lines of several).
+// mig_mon / migmon human outputs (seed 001 and the real tool's forms): mm_dirty's header,
+// per-second line and -L histogram, vm -s's Speed, vm -d's Latency, the prober's spike CSV and
+// live status line. migtest's own result.json (one document, or JSON lines of several).
+//
+// The prober's figures are its answers' spacing. Seed 001: the client "will record the latency of
+// each packet received, recording spikes into $LOG and also show the maximum latency detected".
+// In mig_mon's code (downtime.c, handle_event) that latency, `delay`, is the time between two
+// consecutive answers received (CLOCK_MONOTONIC, ms); `max_delay` is the largest, from the third
+// answer on, and the spike log holds each delay of at least twice the first one. The longest
+// delay is thus the longest time the client went without an answer: the guest's blackout as
+// mig_mon defines it, and ProbeResult::longest_blackout. It counts from the last answer before
+// the outage, where ours counts from the first unanswered probe's send: it is longer by up to one
+// probe interval (a run without a blackout shows delays of one interval), so an SLO that passes on
+// it passes on the true outage too.
 #include <fmt/format.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -13,6 +25,28 @@ namespace migtest::internal {
 namespace {
 
 constexpr std::string_view kSpikeInitMarker = "18446744073709551615";
+
+std::optional<Duration> Longer(const std::optional<Duration>& a, Duration b) {
+  return a ? std::max(*a, b) : b;
+}
+
+// A number the regex found, or the line's ParseError: a number out of range (a garbled digit run)
+// is malformed input, never an exception of another kind.
+template <typename T>
+T Num(const LineReader& r, const std::ssub_match& s, const std::string& line,
+      std::string expected) {
+  auto v = ToNumber<T>(s.str());
+  if (!v) r.Fail(std::move(expected), line);
+  return *v;
+}
+
+// Milliseconds as a Duration, failing beyond what a Duration holds.
+Duration Ms(const LineReader& r, const std::ssub_match& s, const std::string& line,
+            std::string expected) {
+  const auto ms = Num<int64_t>(r, s, line, expected);
+  if (ms > std::numeric_limits<Duration::rep>::max() / 1000) r.Fail(std::move(expected), line);
+  return std::chrono::milliseconds(ms);
+}
 
 }  // namespace
 
@@ -34,32 +68,44 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
   static const std::regex kSpeed(R"(^Speed: (\d+(?:\.\d+)?) \(MB/s\)$)");
   static const std::regex kLatency(
       R"(^Latency: average (\d+(?:\.\d+)?) \(us\), max: (\d+) \(us\)$)");
-  static const std::regex kStatus(R"(^\[(\d+)\] max_delay: (\d+) \(ms\), cur: (\d+) \(ms\)$)");
+  // The status line has no newline of its own: what follows it on the line is another message.
+  static const std::regex kStatus(R"(^\[(\d+)\] max_delay: (\d+) \(ms\), cur: (\d+) \(ms\))");
+  static const std::regex kTimeoutErrno(R"(recvfrom\(\) ERRNO: 11(?!\d))");  // EAGAIN
+  static const std::regex kRecvTimeout(R"(^Setting socket recv timeout to (\d+) \(ms\)$)");
   static const std::regex kSpike(R"(^(\d+),(\d+)$)");
   static const std::regex kPattern(
       R"((?:^|\s)(?:[Dd]irty )?[Pp]attern:\s*(sequential|random|once)\b)");
   static const std::regex kMemory(R"([Mm]emory size:\s*(\d+)\s*\(?MB)");
-  static const std::regex kRate(R"([Dd]irty rate:\s*(\d+)\s*\(?MB/s)");
+  // The rate asked for with -r ("Maximum" without): not a sample of the achieved rate.
+  static const std::regex kRate(R"([Dd]irty (?:memory )?rate:\s*(\d+(?:\.\d+)?)\s*\(?MB/s)");
 
   LineReader r(in, source);
   std::string raw;
   std::vector<LatencyDistribution::Bucket> buckets;
+  // mig_mon before commit 6c0b1cb ("downtime: handle recvfrom() timeout in client_rr") took a
+  // receive timeout (EAGAIN, printed as "recvfrom() ERRNO: 11") for an answer: its delays then
+  // never exceed about one interval and say nothing of a blackout.
+  bool timeouts_counted_as_answers = false;
   while (r.Next(raw)) {
     std::string line(Trim(raw));
     if (line.empty()) continue;
+    if (std::regex_search(line, kTimeoutErrno)) {
+      timeouts_counted_as_answers = true;
+      has_probe = true;
+    }
     std::smatch m;
     if (line.starts_with("dirty-rate:")) {
       if (!std::regex_match(line, m, kDirty)) {
         r.Fail("'dirty-rate: N (MB/s), time (ms): N, load: N.NN%[, lat (us): p50=N p99=N max=N]'",
                line);
       }
-      dirty.rate_mib_s.push_back(std::stod(m[1]));
-      dirty.load_percent.push_back(std::stod(m[3]));
+      dirty.rate_mib_s.push_back(Num<double>(r, m[1], line, "a rate in MB/s"));
+      dirty.load_percent.push_back(Num<double>(r, m[3], line, "a load in %"));
       has_dirty = true;
     } else if (line.find(" (us): ") != std::string::npos && !line.starts_with("Latency")) {
       if (!std::regex_match(line, m, kBucket)) r.Fail("'N (us): count'", line);
-      const uint64_t label = std::stoull(m[1]);
-      if (label == 0 || (label & (label - 1)) != 0) {
+      const auto label = Num<uint64_t>(r, m[1], line, "a power-of-two bucket label");
+      if (label == 0 || (label & (label - 1)) != 0 || label > (uint64_t{1} << 40)) {
         r.Fail("a power-of-two bucket label", line);
       }
       // Label 2^i holds [2^(i-1), 2^i) us; label 1 holds [0, 1); the last (2^20) also holds
@@ -67,42 +113,57 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
       LatencyDistribution::Bucket b;
       b.lower = Duration(label == 1 ? 0 : static_cast<int64_t>(label / 2));
       b.upper = Duration(static_cast<int64_t>(label));
-      b.count = std::stoull(m[2]);
+      b.count = Num<uint64_t>(r, m[2], line, "a count");
       if (label >= (uint64_t{1} << 20)) b.upper.reset();
       buckets.push_back(b);
       has_dirty = true;
     } else if (line.starts_with("Speed:")) {
       if (!std::regex_match(line, m, kSpeed)) r.Fail("'Speed: N (MB/s)'", line);
-      mig.bandwidth_mib_s.push_back(std::stod(m[1]));
+      mig.bandwidth_mib_s.push_back(Num<double>(r, m[1], line, "a rate in MB/s"));
       has_mig = true;
     } else if (line.starts_with("Latency:")) {
       if (!std::regex_match(line, m, kLatency)) {
         r.Fail("'Latency: average N (us), max: N (us)'", line);
       }
-      latency_averages.push_back(Duration(static_cast<int64_t>(std::stod(m[1]))));
-      Duration mx(std::stoll(m[2]));
+      const auto avg = Num<double>(r, m[1], line, "an average in us");
+      if (!(avg < 1e15)) r.Fail("an average in us", line);
+      latency_averages.push_back(Duration(static_cast<int64_t>(avg)));
+      Duration mx(Num<int64_t>(r, m[2], line, "a maximum in us"));
       latency_max = latency_max ? std::max(*latency_max, mx) : mx;
       has_mig = true;
     } else if (line.find("max_delay:") != std::string::npos && line.starts_with("[")) {
-      if (!std::regex_match(line, m, kStatus)) {
+      if (!std::regex_search(line, m, kStatus)) {
         r.Fail("'[mono_ms] max_delay: N (ms), cur: N (ms)'", line);
       }
-      probe.max_latency = std::chrono::milliseconds(std::stoll(m[2]));
+      const Duration d =
+          std::max(Ms(r, m[2], line, "max_delay in ms"), Ms(r, m[3], line, "cur in ms"));
+      probe.max_latency = Longer(probe.max_latency, d);
+      probe.longest_blackout = Longer(probe.longest_blackout, d);
+      has_probe = true;
+    } else if (line.starts_with("Setting socket recv timeout")) {
+      // client_rr waits for each answer as long as its probe interval, and says so first.
+      if (!std::regex_match(line, m, kRecvTimeout)) {
+        r.Fail("'Setting socket recv timeout to N (ms)'", line);
+      }
+      probe.interval = Ms(r, m[1], line, "an interval in ms");
       has_probe = true;
     } else if (std::isdigit(static_cast<unsigned char>(line[0])) &&
                line.find(',') != std::string::npos && line.find(' ') == std::string::npos) {
       if (!std::regex_match(line, m, kSpike)) r.Fail("a spike 'unix_seconds,delay_ms'", line);
       has_probe = true;
       if (m[2].str() == kSpikeInitMarker) continue;  // the log's init marker, not a spike
-      auto delay = ToNumber<int64_t>(m[2].str());
-      if (!delay) r.Fail("a delay in ms", line);
-      probe.spikes.push_back({std::stoll(m[1]), std::chrono::milliseconds(*delay)});
-      Duration d = std::chrono::milliseconds(*delay);
-      probe.max_latency = probe.max_latency ? std::max(*probe.max_latency, d) : d;
+      const Duration d = Ms(r, m[2], line, "a delay in ms");
+      probe.spikes.push_back({Num<int64_t>(r, m[1], line, "a time in unix seconds"), d});
+      probe.max_latency = Longer(probe.max_latency, d);
+      probe.longest_blackout = Longer(probe.longest_blackout, d);
     } else {
       if (std::regex_search(line, m, kPattern)) dirty.pattern = m[1];
-      if (std::regex_search(line, m, kMemory)) dirty.memory_mb = std::stoull(m[1]);
-      if (std::regex_search(line, m, kRate)) dirty.requested_mib_s = std::stod(m[1]);
+      if (std::regex_search(line, m, kMemory)) {
+        dirty.memory_mb = Num<uint64_t>(r, m[1], line, "a memory size in MB");
+      }
+      if (std::regex_search(line, m, kRate)) {
+        dirty.requested_mib_s = Num<double>(r, m[1], line, "a dirty rate in MB/s");
+      }
     }
   }
   if (!buckets.empty()) {
@@ -127,6 +188,7 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
                      "none before the end of the input");
   }
   if (has_dirty) run.dirty = std::move(dirty);
+  if (timeouts_counted_as_answers) probe.longest_blackout.reset();
   if (has_probe) run.probe = std::move(probe);
   if (has_mig) {
     mig.status = Status::kUnknown;  // a stream emulation reports no migration outcome

@@ -2,6 +2,7 @@
 // anywhere inside a line (the seed is one long line of prose). One file may hold several runs: a
 // run ends with "migration: ended after", and takes the ping summary that follows it.
 #include <regex>
+#include <stdexcept>
 
 #include "parse_internal.hpp"
 
@@ -97,30 +98,40 @@ std::vector<RunResult> ParseQemuDebugRuns(std::istream& in, std::string_view sou
         r.Fail(hit->expected, std::string_view(line).substr(at, 90));
       }
       pos = at + static_cast<size_t>(m.length(0));
-      if (hit == &RttPattern()) {
-        if (runs.back().has_rtt) next_run();
-        auto& run = runs.back();
-        run.has_rtt = run.has_anything = true;
-        ProbeResult& probe = run.result.probe.emplace();
-        probe.rtt.reported_min = Millis(std::stod(m[1]));
-        probe.rtt.reported_avg = Millis(std::stod(m[2]));
-        probe.rtt.reported_max = Millis(std::stod(m[3]));
-        probe.rtt.reported_mdev = Millis(std::stod(m[4]));
-        probe.max_latency = probe.rtt.reported_max;
-        if (m[5].matched) probe.pipe = std::stoull(m[5]);
-        continue;
-      }
-      if (runs.back().ended || runs.back().has_rtt) next_run();
-      MigrationResult& mig = migration();
-      if (hit == &StallPattern()) {
-        mig.stalls.push_back(migtest::Stall{m[2].str(), std::stoi(m[1]), Millis(std::stod(m[3])),
-                                            std::stoull(m[4])});
-      } else if (hit == &DevicesPattern()) {
-        mig.stalls.push_back(migtest::Stall{"devices", std::nullopt, Millis(std::stod(m[1])), 1});
-      } else {
-        mig.total_time = Millis(std::stod(m[1]));
-        mig.status = Status::kCompleted;
-        runs.back().ended = true;
+      // Digit runs too long for their field (std::out_of_range) are a malformed record too.
+      try {
+        auto ms = [](const std::ssub_match& s) {
+          const double v = std::stod(s.str());
+          if (!(v < 1e12)) throw std::out_of_range("milliseconds");  // beyond what a Duration holds
+          return Millis(v);
+        };
+        if (hit == &RttPattern()) {
+          if (runs.back().has_rtt) next_run();
+          auto& run = runs.back();
+          run.has_rtt = run.has_anything = true;
+          ProbeResult& probe = run.result.probe.emplace();
+          probe.rtt.reported_min = ms(m[1]);
+          probe.rtt.reported_avg = ms(m[2]);
+          probe.rtt.reported_max = ms(m[3]);
+          probe.rtt.reported_mdev = ms(m[4]);
+          probe.max_latency = probe.rtt.reported_max;
+          if (m[5].matched) probe.pipe = std::stoull(m[5]);
+          continue;
+        }
+        if (runs.back().ended || runs.back().has_rtt) next_run();
+        MigrationResult& mig = migration();
+        if (hit == &StallPattern()) {
+          mig.stalls.push_back(
+              migtest::Stall{m[2].str(), std::stoi(m[1]), ms(m[3]), std::stoull(m[4])});
+        } else if (hit == &DevicesPattern()) {
+          mig.stalls.push_back(migtest::Stall{"devices", std::nullopt, ms(m[1]), 1});
+        } else {
+          mig.total_time = ms(m[1]);
+          mig.status = Status::kCompleted;
+          runs.back().ended = true;
+        }
+      } catch (const std::logic_error&) {
+        r.Fail(hit->expected, std::string_view(line).substr(at, 90));
       }
     }
   }

@@ -48,6 +48,21 @@ TEST(SeedVerdictsTest, QemuDebugFirstRunStalls) {
   EXPECT_THAT(runs.back().migration, Not(NoIterationStallAbove(100ms)));
 }
 
+// mig_mon's own prober output, judged like migtest's prober: its longest wait for an answer
+// (412 ms, client_rr.log's max_delay and client_rr_spikes.csv's largest spike) is the blackout.
+TEST(SeedVerdictsTest, MigmonProberLogsJudgedByGuestBlackout) {
+  for (const char* log : {"client_rr.log", "client_rr_spikes.csv"}) {
+    SCOPED_TRACE(log);
+    RunResult run = ParseFile(Data(log));
+    EXPECT_THAT(run.probe, GuestBlackout(Lt(500ms)));
+    EXPECT_THAT(run.probe, GuestBlackout(Le(412ms)));
+    EXPECT_THAT(run.probe, Not(GuestBlackout(Lt(412ms))));
+    EXPECT_THAT(run.probe, Not(GuestBlackout(Lt(400ms))));
+  }
+  RunResult run = ParseFile(Data("client_rr.log"));
+  EXPECT_EQ(Explain(GuestBlackout(Lt(400ms)), run.probe), "whose longest blackout is 412ms");
+}
+
 TEST(SeedVerdictsTest, CloudHypervisorDowntimeWithItsPhases) {
   RunResult run = ParseFile(Data("cloud_hypervisor_seed.txt"));
   EXPECT_THAT(run.migration, MaxDowntime(Lt(100ms)));

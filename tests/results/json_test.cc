@@ -36,6 +36,7 @@ RunResult FullyPopulated() {
   it.duration = milliseconds(1000);
   it.pages_sent = 18208;
   it.pages_dirtied = 64312;
+  it.dirty_pages_rate = 12800.5;
   it.bytes_sent = 74579968;
   it.sync_time = microseconds(199500);
   it.io_count = 3;
@@ -102,6 +103,8 @@ TEST(JsonTest, ContractKeysAreThere) {
   EXPECT_EQ(it.at("duration_ms"), 1000);
   EXPECT_EQ(it.at("sync_ms"), 199);
   EXPECT_EQ(it.at("pages_sent"), 18208);
+  EXPECT_EQ(it.at("pages_dirtied"), 64312);
+  EXPECT_EQ(it.at("dirty_pages_rate"), 12800.5);  // pages/s, beside the count
   EXPECT_EQ(it.at("est_downtime_ms"), 2100);
   EXPECT_EQ(m.at("stalls")[0].at("duration_ms"), 120);
   EXPECT_EQ(m.at("postcopy_latency_us").at("count"), 3);

@@ -50,6 +50,17 @@ TEST(MalformedTest, QemuDebugRecordInsideProse) {
   EXPECT_EQ(rtt.line(), 2u);
 }
 
+TEST(MalformedTest, QemuDebugNumbersOutOfRange) {
+  auto id = ErrorOf(
+      "savevm: save live iterate section id 99999999999 name ram took 5 milliseconds 3 times\n",
+      Format::kQemuDebug);
+  EXPECT_THAT(id.what(), StartsWith("bad.log:1: expected 'savevm: save live iterate section id N "
+                                    "name X took T milliseconds K times', found 'savevm: save"));
+  auto ended = ErrorOf("ok\nmigration: ended after 1" + std::string(400, '0') + " milliseconds\n",
+                       Format::kQemuDebug);
+  EXPECT_EQ(ended.line(), 2u);
+}
+
 TEST(MalformedTest, CloudHypervisorBadDuration) {
   auto e = ErrorOf(
       "cloud-hypervisor:  1.0s: <vmm> DEBUG:vmm/src/lib.rs:1 -- Migration downtime breakdown: "
@@ -76,6 +87,38 @@ TEST(MalformedTest, MigmonHistogramMustBeComplete) {
   EXPECT_STREQ(e.what(), "h.log:2: expected 21 histogram lines 'N (us): count', found 2");
   auto label = ErrorOf("3 (us): 5\n", Format::kMigmon, "h.log");
   EXPECT_THAT(label.what(), HasSubstr("expected a power-of-two bucket label"));
+}
+
+// A prober killed mid-write leaves a status line cut short: named, not guessed at.
+TEST(MalformedTest, MigmonTruncatedStatusLine) {
+  auto e = ErrorOf(
+      "Setting socket recv timeout to 50 (ms)\n\r   \r[183245100] max_delay: 50 (ms), "
+      "cur: 50 (ms)\r   \r[183245150] max_delay: 5",
+      Format::kMigmon, "rr.log");
+  EXPECT_STREQ(e.what(),
+               "rr.log:2: expected '[mono_ms] max_delay: N (ms), cur: N (ms)', found "
+               "'[183245150] max_delay: 5'");
+  // Another message printed after the status line (which has no newline) is not its part.
+  std::istringstream glued("[183245100] max_delay: 50 (ms), cur: 50 (ms)recvfrom() ERRNO: 111\n");
+  EXPECT_THAT(Parse(glued, Format::kMigmon, "g").probe->longest_blackout,
+              ::testing::Optional(std::chrono::milliseconds(50)));
+}
+
+// Digit runs too long for their field are malformed records, not exceptions of another kind.
+TEST(MalformedTest, MigmonNumbersOutOfRange) {
+  auto count = ErrorOf("1 (us): 99999999999999999999999\n", Format::kMigmon, "h.log");
+  EXPECT_STREQ(count.what(), "h.log:1: expected a count, found '1 (us): 99999999999999999999999'");
+  auto spike = ErrorOf("1790000000,18446744073709551615\n1790000004,18446744073709551614\n",
+                       Format::kMigmon, "s.csv");
+  EXPECT_STREQ(spike.what(),
+               "s.csv:2: expected a delay in ms, found '1790000004,18446744073709551614'");
+  // More milliseconds than a Duration (int64 microseconds) holds.
+  auto delay = ErrorOf("[1] max_delay: 9223372036854776 (ms), cur: 1 (ms)", Format::kMigmon);
+  EXPECT_THAT(delay.what(), StartsWith("bad.log:1: expected max_delay in ms"));
+  auto rate = ErrorOf("dirty-rate: 1" + std::string(400, '0') + " (MB/s), time (ms): 1, load: 1%",
+                      Format::kMigmon);
+  EXPECT_THAT(rate.what(),
+              StartsWith("bad.log:1: expected a rate in MB/s, found 'dirty-rate: 1000"));
 }
 
 TEST(MalformedTest, EmptyInput) {

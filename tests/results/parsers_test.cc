@@ -2,6 +2,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -23,6 +25,12 @@ std::string Slurp(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+Iteration OnlyIndex(int index) {
+  Iteration it;
+  it.index = index;
+  return it;
 }
 
 struct IterationFigures {
@@ -180,23 +188,201 @@ TEST(QmpParserTest, PolledTranscript) {
   EXPECT_THAT(m.downtime, Optional(milliseconds(48)));
   EXPECT_THAT(m.setup_time, Optional(milliseconds(3)));
   EXPECT_EQ(m.expected_downtime, std::nullopt);  // only while active
+  // Source STOP at 1.300000, destination RESUME at 1.372500.
   EXPECT_THAT(m.stop_resume_gap, Optional(microseconds(72500)));
   EXPECT_EQ(m.bytes.at("transferred"), 557842432u);
   EXPECT_EQ(m.bytes.at("downtime"), 2097152u);
   EXPECT_EQ(m.bytes.at("postcopy"), 0u);
   EXPECT_EQ(m.pages.at("dirty_sync_count"), 4u);
+  // Polls at total-time 1, 50, 850, 1200, 1260: steps 49, 800, 350, 60; median (60+350)/2.
+  EXPECT_EQ(m.config.at("iteration_bounds"), "poll 205ms");
   ASSERT_EQ(m.iterations.size(), 4u);
-  EXPECT_EQ(m.iterations[0].index, 1);
-  EXPECT_THAT(m.iterations[0].start, Optional(milliseconds(50)));
-  EXPECT_THAT(m.iterations[0].duration, Optional(milliseconds(800)));
-  EXPECT_THAT(m.iterations[0].bytes_sent, Optional(104857600u));
-  EXPECT_THAT(m.iterations[0].bandwidth_mib_s, Optional(2000.0));  // 16777.216 Mbit/s
-  EXPECT_THAT(m.iterations[0].est_downtime, Optional(milliseconds(300)));
-  EXPECT_THAT(m.iterations[1].bytes_sent, Optional(440401920u));
-  EXPECT_THAT(m.iterations[1].remaining_bytes, Optional(8388608u));
-  EXPECT_THAT(m.iterations[2].duration, Optional(milliseconds(60)));
-  EXPECT_THAT(m.iterations[3].start, Optional(milliseconds(1260)));
+  // Iteration 1 runs from the first sync (in the setup: 0 bytes, about setup-time 3ms) to the
+  // poll at 850ms that first shows sync 2: the whole first pass, 520 MiB of a 513 MiB guest.
+  const Iteration& i1 = m.iterations[0];
+  EXPECT_EQ(i1.index, 1);
+  EXPECT_THAT(i1.start, Optional(milliseconds(3)));
+  EXPECT_THAT(i1.duration, Optional(milliseconds(847)));
+  EXPECT_THAT(i1.bytes_sent, Optional(545259520u));    // 520 MiB
+  EXPECT_THAT(i1.pages_sent, Optional(131072u + 1024u));  // normal + duplicate at 850ms
+  EXPECT_THAT(i1.bandwidth_mib_s, Optional(2000.0));   // 16777.216 Mbit/s
+  EXPECT_THAT(i1.est_downtime, Optional(milliseconds(300)));
+  EXPECT_THAT(i1.remaining_bytes, Optional(419430400u));
+  EXPECT_EQ(i1.dirty_pages_rate, std::nullopt);  // QEMU's 0 before it measured anything
+  // Iteration 2: from the poll at 850ms to the one at 1200ms that first shows sync 3.
+  const Iteration& i2 = m.iterations[1];
+  EXPECT_EQ(i2.index, 2);
+  EXPECT_THAT(i2.start, Optional(milliseconds(850)));
+  EXPECT_THAT(i2.duration, Optional(milliseconds(350)));
+  EXPECT_THAT(i2.bytes_sent, Optional(555745280u - 545259520u));  // 10 MiB
+  EXPECT_THAT(i2.pages_sent, Optional(2560u));                    // 133632 + 1024 - 132096
+  EXPECT_THAT(i2.remaining_bytes, Optional(8388608u));
+  EXPECT_THAT(i2.dirty_pages_rate, Optional(12800.0));            // pages/s
+  // Iteration 3: from 1200ms to the completed reply at 1260ms, which first shows sync 4.
+  const Iteration& i3 = m.iterations[2];
+  EXPECT_THAT(i3.start, Optional(milliseconds(1200)));
+  EXPECT_THAT(i3.duration, Optional(milliseconds(60)));
+  EXPECT_THAT(i3.bytes_sent, Optional(557842432u - 555745280u));  // 2 MiB
+  EXPECT_THAT(i3.pages_sent, Optional(512u));
+  // Iteration 4 began and ended between the last two replies: nothing is known of it but that.
+  const Iteration& i4 = m.iterations[3];
+  EXPECT_EQ(i4.index, 4);
+  EXPECT_THAT(i4.start, Optional(milliseconds(1260)));
+  EXPECT_EQ(i4.duration, std::nullopt);
+  EXPECT_EQ(i4.bytes_sent, std::nullopt);
+  EXPECT_EQ(i4.pages_sent, std::nullopt);
+  EXPECT_THAT(i4.bandwidth_mib_s, Optional(421.875));  // 3538.944 Mbit/s
+  uint64_t credited = 0;
+  for (const Iteration& it : m.iterations) {
+    EXPECT_EQ(it.pages_dirtied, std::nullopt);  // QMP reports a rate, never a count
+    credited += it.bytes_sent.value_or(0);
+  }
+  EXPECT_EQ(credited, m.bytes.at("transferred"));  // every byte in exactly one iteration
   EXPECT_THAT(m.bandwidth_mib_s, ElementsAre(500.0, 421.875));  // the last rate of each second
+}
+
+// A reply without "transferred" leaves it unknown: no bytes map entry, no bytes_sent on either
+// iteration it bounds, and no 0 anywhere.
+TEST(QmpParserTest, MissingTransferredStaysAbsent) {
+  std::istringstream in(R"(
+{"return": {"status": "active", "total-time": 100, "setup-time": 5, "ram": {"transferred": 1000, "dirty-sync-count": 1}}}
+{"return": {"status": "active", "total-time": 300, "setup-time": 5, "ram": {"dirty-sync-count": 2}}}
+{"return": {"status": "active", "total-time": 500, "setup-time": 5, "ram": {"transferred": 9000, "dirty-sync-count": 3}}}
+{"return": {"status": "completed", "total-time": 600, "setup-time": 5, "ram": {"dirty-sync-count": 3}}}
+)");
+  RunResult run = Parse(in, Format::kQemuQmp, "t.jsonl");
+  const auto& m = *run.migration;
+  EXPECT_FALSE(m.bytes.contains("transferred"));
+  ASSERT_EQ(m.iterations.size(), 3u);
+  EXPECT_EQ(m.iterations[0].bytes_sent, std::nullopt);  // ends at the poll without transferred
+  EXPECT_THAT(m.iterations[0].duration, Optional(milliseconds(295)));  // 300 - setup 5
+  EXPECT_EQ(m.iterations[1].bytes_sent, std::nullopt);  // starts there
+  EXPECT_THAT(m.iterations[1].duration, Optional(milliseconds(200)));
+  EXPECT_EQ(m.iterations[2].bytes_sent, std::nullopt);  // the completed reply has none
+  EXPECT_THAT(m.iterations[2].duration, Optional(milliseconds(100)));
+  for (const Iteration& it : m.iterations) EXPECT_EQ(it.pages_sent, std::nullopt);  // no normal
+  // Steps 200, 200, 100: median 200.
+  EXPECT_EQ(m.config.at("iteration_bounds"), "poll 200ms");
+  nlohmann::json j = run;
+  EXPECT_FALSE(j.at("migration").at("iterations")[0].contains("bytes_sent"));
+}
+
+// dirty-sync-count stepping 2 → 5 between two polls: syncs 3 and 4 happened between them, so
+// iterations 3 and 4 are listed with their index only, and iteration 2 ends at the poll showing 5.
+TEST(QmpParserTest, SyncCountSkippingSyncsLeavesThoseIterationsUnknown) {
+  std::istringstream in(R"(
+{"return": {"status": "active", "total-time": 1000, "setup-time": 10, "ram": {"transferred": 100, "dirty-sync-count": 2, "normal": 10, "duplicate": 1}}}
+{"return": {"status": "active", "total-time": 2000, "setup-time": 10, "ram": {"transferred": 700, "dirty-sync-count": 5, "normal": 40, "duplicate": 2}}}
+{"return": {"status": "active", "total-time": 2500, "setup-time": 10, "ram": {"transferred": 800, "dirty-sync-count": 5, "normal": 45, "duplicate": 2}}}
+)");
+  const RunResult run = Parse(in, Format::kQemuQmp, "skip.jsonl");
+  const auto& m = *run.migration;
+  EXPECT_EQ(m.status, Status::kActive);
+  ASSERT_EQ(m.iterations.size(), 5u);
+  // Iteration 1 was before the first poll: it happened, nothing of it was seen.
+  EXPECT_EQ(m.iterations[0], OnlyIndex(1));
+  EXPECT_THAT(m.iterations[1].start, Optional(milliseconds(1000)));
+  EXPECT_THAT(m.iterations[1].duration, Optional(milliseconds(1000)));
+  EXPECT_THAT(m.iterations[1].bytes_sent, Optional(600u));
+  EXPECT_THAT(m.iterations[1].pages_sent, Optional(31u));  // 42 - 11
+  EXPECT_EQ(m.iterations[2], OnlyIndex(3));
+  EXPECT_EQ(m.iterations[3], OnlyIndex(4));
+  // Still running: iteration 5 has a start and nothing that needs its end.
+  EXPECT_EQ(m.iterations[4].index, 5);
+  EXPECT_THAT(m.iterations[4].start, Optional(milliseconds(2000)));
+  EXPECT_EQ(m.iterations[4].duration, std::nullopt);
+  EXPECT_EQ(m.iterations[4].bytes_sent, std::nullopt);
+  EXPECT_EQ(m.config.at("iteration_bounds"), "poll 750ms");  // steps 1000, 500
+}
+
+// A transcript of two attempts: the iterations are the second's.
+TEST(QmpParserTest, ARetriedMigrationStartsItsIterationsAfresh) {
+  std::istringstream in(R"(
+{"return": {"status": "active", "total-time": 100, "setup-time": 2, "ram": {"transferred": 500, "dirty-sync-count": 1}}}
+{"return": {"status": "active", "total-time": 900, "setup-time": 2, "ram": {"transferred": 900, "dirty-sync-count": 2}}}
+{"return": {"status": "failed", "total-time": 950, "setup-time": 2}}
+{"return": {"status": "setup"}}
+{"return": {"status": "active", "total-time": 40, "setup-time": 4, "ram": {"transferred": 300, "dirty-sync-count": 1}}}
+{"return": {"status": "completed", "total-time": 240, "setup-time": 4, "ram": {"transferred": 1300, "dirty-sync-count": 2}}}
+)");
+  const RunResult run = Parse(in, Format::kQemuQmp, "retry.jsonl");
+  const auto& m = *run.migration;
+  EXPECT_EQ(m.status, Status::kCompleted);
+  ASSERT_EQ(m.iterations.size(), 2u);
+  EXPECT_THAT(m.iterations[0].start, Optional(milliseconds(4)));
+  EXPECT_THAT(m.iterations[0].duration, Optional(milliseconds(236)));
+  EXPECT_THAT(m.iterations[0].bytes_sent, Optional(1300u));
+  EXPECT_EQ(m.iterations[1].bytes_sent, std::nullopt);
+}
+
+// QEMU's dirty-pages-rate is 0 until it has measured (a sync a second after the first): a 0 seen
+// with a sync after a poll more than a second past the setup is a measurement, one before is not.
+TEST(QmpParserTest, DirtyPagesRateIsARateAndItsEarlyZeroIsUnknown) {
+  std::istringstream in(R"(
+{"return": {"status": "active", "total-time": 200, "setup-time": 10, "ram": {"transferred": 1, "dirty-sync-count": 1, "dirty-pages-rate": 0}}}
+{"return": {"status": "active", "total-time": 600, "setup-time": 10, "ram": {"transferred": 2, "dirty-sync-count": 2, "dirty-pages-rate": 0}}}
+{"return": {"status": "active", "total-time": 1100, "setup-time": 10, "ram": {"transferred": 3, "dirty-sync-count": 2, "dirty-pages-rate": 0}}}
+{"return": {"status": "active", "total-time": 1500, "setup-time": 10, "ram": {"transferred": 4, "dirty-sync-count": 3, "dirty-pages-rate": 0}}}
+{"return": {"status": "active", "total-time": 1900, "setup-time": 10, "ram": {"transferred": 5, "dirty-sync-count": 4, "dirty-pages-rate": 250}}}
+)");
+  const RunResult run = Parse(in, Format::kQemuQmp, "rate.jsonl");
+  const auto& m = *run.migration;
+  ASSERT_EQ(m.iterations.size(), 4u);
+  EXPECT_EQ(m.iterations[0].dirty_pages_rate, std::nullopt);
+  EXPECT_EQ(m.iterations[1].dirty_pages_rate, std::nullopt);  // sync 2 before 600ms < 1010ms
+  EXPECT_THAT(m.iterations[2].dirty_pages_rate, Optional(0.0));  // sync 3 after 1100ms: measured
+  EXPECT_THAT(m.iterations[3].dirty_pages_rate, Optional(250.0));
+  for (const Iteration& it : m.iterations) EXPECT_EQ(it.pages_dirtied, std::nullopt);
+}
+
+TEST(QmpParserTest, StopResumeNeedsTheSourcesStopAndTheDestinationsResume) {
+  const std::string completed =
+      R"({"return": {"status": "completed", "total-time": 900, "downtime": 20}})";
+  auto gap = [&](const std::string& events) {
+    std::istringstream in(events + "\n" + completed + "\n");
+    return Parse(in, Format::kQemuQmp, "events.jsonl").migration->stop_resume_gap;
+  };
+  auto event = [](const char* name, int us, const char* side) {
+    std::string e = fmt::format(
+        R"({{"timestamp": {{"seconds": 1790000000, "microseconds": {}}}, "event": "{}")", us, name);
+    if (side) e += fmt::format(R"(, "migtest-side": "{}")", side);
+    return e + "}";
+  };
+  EXPECT_THAT(gap(event("STOP", 100000, "source") + "\n" + event("RESUME", 130000, "destination")),
+              Optional(microseconds(30000)));
+  // Lines as they arrived from two sockets: the order of the timestamps decides.
+  EXPECT_THAT(gap(event("RESUME", 130000, "destination") + "\n" + event("STOP", 100000, "source")),
+              Optional(microseconds(30000)));
+  // A plain transcript: the RESUME may be the source's own; no gap rather than a wrong one.
+  EXPECT_EQ(gap(event("STOP", 100000, nullptr) + "\n" + event("RESUME", 130000, nullptr)),
+            std::nullopt);
+  // A failed migration resumes the source.
+  EXPECT_EQ(gap(event("STOP", 100000, "source") + "\n" + event("RESUME", 130000, "source")),
+            std::nullopt);
+  // The destination's own STOP is not the guest's pause on the source.
+  EXPECT_EQ(gap(event("STOP", 100000, "destination") + "\n" +
+                event("RESUME", 130000, "destination")),
+            std::nullopt);
+  // The source stopped twice (a pause, then the switchover): the RESUME ends the second.
+  EXPECT_THAT(gap(event("STOP", 100000, "source") + "\n" + event("STOP", 120000, "source") +
+                  "\n" + event("RESUME", 135000, "destination")),
+              Optional(microseconds(15000)));
+}
+
+// The destination's MIGRATION events describe the incoming side; the status is the source's.
+TEST(QmpParserTest, DestinationMigrationEventsDoNotSetTheStatus) {
+  std::istringstream in(R"(
+{"return": {"status": "active", "total-time": 100}}
+{"timestamp": {"seconds": 1790000000, "microseconds": 5}, "event": "MIGRATION", "data": {"status": "completed"}, "migtest-side": "destination"}
+)");
+  EXPECT_EQ(Parse(in, Format::kQemuQmp, "d.jsonl").migration->status, Status::kActive);
+  std::istringstream src(R"(
+{"return": {"status": "active", "total-time": 100}}
+{"timestamp": {"seconds": 1790000000, "microseconds": 5}, "event": "MIGRATION", "data": {"status": "failed"}, "migtest-side": "source"}
+)");
+  const RunResult run = Parse(src, Format::kQemuQmp, "s.jsonl");
+  const auto& m = *run.migration;
+  EXPECT_EQ(m.status, Status::kFailed);
 }
 
 TEST(QmpParserTest, FailedReplyKeepsTheErrorAndHasNoDowntime) {
@@ -309,11 +495,102 @@ TEST(MigmonParserTest, SpikeLogSkipsTheInitMarker) {
   EXPECT_THAT(run.probe->spikes, ElementsAre(Spike{1790000003, milliseconds(312)},
                                              Spike{1790000007, milliseconds(45)}));
   EXPECT_THAT(run.probe->max_latency, Optional(milliseconds(312)));
+  EXPECT_THAT(run.probe->longest_blackout, Optional(milliseconds(312)));
 }
 
 TEST(MigmonParserTest, RedrawnStatusLine) {
   RunResult run = ParseFile(Data("status_line.log"));
   EXPECT_THAT(run.probe->max_latency, Optional(milliseconds(312)));
+  EXPECT_THAT(run.probe->longest_blackout, Optional(milliseconds(312)));
+}
+
+// mig_mon client_rr's stdout as a killed prober leaves it: the start-up lines, then the status
+// line redrawn (blanked with spaces, \r) after every answer, the last one without a newline.
+// Answers came every 50 ms but once 412 ms apart (max_delay 412 from then on).
+TEST(MigmonParserTest, ClientRrStdoutGivesTheLongestBlackout) {
+  RunResult run = ParseFile(Data("client_rr.log"));
+  EXPECT_EQ(run.format, Format::kMigmon);
+  ASSERT_TRUE(run.probe);
+  EXPECT_THAT(run.probe->longest_blackout, Optional(milliseconds(412)));
+  EXPECT_THAT(run.probe->max_latency, Optional(milliseconds(412)));
+  EXPECT_THAT(run.probe->interval, Optional(milliseconds(50)));  // its recv timeout
+  EXPECT_TRUE(run.probe->spikes.empty());
+  EXPECT_EQ(run.probe->sent, std::nullopt);  // mig_mon counts nothing
+  EXPECT_EQ(run.probe->lost, std::nullopt);
+  EXPECT_FALSE(run.dirty);
+  EXPECT_FALSE(run.migration);
+  EXPECT_EQ(DetectFormat(Slurp(Data("client_rr.log"))), Format::kMigmon);
+}
+
+// An older mig_mon counted a receive timeout as an answer (and said "recvfrom() ERRNO: 11"): its
+// delays stay near one interval through a blackout, so they give no blackout figure.
+TEST(MigmonParserTest, OldClientRrCountingTimeoutsGivesNoBlackout) {
+  std::istringstream in(
+      "Setting socket recv timeout to 50 (ms)\n"
+      "\r[100] max_delay: 50 (ms), cur: 50 (ms)\r[150] max_delay: 51 (ms), cur: 51 (ms)"
+      "recvfrom() ERRNO: 11\n\r[200] max_delay: 51 (ms), cur: 50 (ms)");
+  RunResult run = Parse(in, Format::kMigmon, "old_rr.log");
+  ASSERT_TRUE(run.probe);
+  EXPECT_EQ(run.probe->longest_blackout, std::nullopt);
+  EXPECT_THAT(run.probe->max_latency, Optional(milliseconds(51)));  // what it printed, kept
+}
+
+// The same run's spike log: delays of at least twice the first (100 ms), after the init marker.
+TEST(MigmonParserTest, ClientRrSpikeLogGivesTheLongestBlackout) {
+  RunResult run = ParseFile(Data("client_rr_spikes.csv"));
+  ASSERT_TRUE(run.probe);
+  EXPECT_THAT(run.probe->spikes, ElementsAre(Spike{1790000004, milliseconds(412)},
+                                             Spike{1790000004, milliseconds(120)}));
+  EXPECT_THAT(run.probe->longest_blackout, Optional(milliseconds(412)));
+}
+
+// A spike log with only its init marker: no delay reached the threshold, whose value the log does
+// not say. The blackout is unknown, not 0.
+TEST(MigmonParserTest, SpikeLogWithOnlyTheInitMarkerHasNoBlackoutFigure) {
+  std::istringstream in("1790000000,18446744073709551615\n");
+  RunResult run = Parse(in, Format::kMigmon, "spikes.csv");
+  ASSERT_TRUE(run.probe);
+  EXPECT_EQ(run.probe->longest_blackout, std::nullopt);
+  EXPECT_EQ(run.probe->max_latency, std::nullopt);
+  EXPECT_TRUE(run.probe->spikes.empty());
+}
+
+// The real mm_dirty header (tabs and all): "Dirty memory rate" is what -r asked for.
+TEST(MigmonParserTest, MmDirtyHeaderRateIsTheRequestedRate) {
+  std::istringstream in(
+      "Binary version: \t0.2.3\n"
+      "Test memory size: \t512 (MB)\n"
+      "Backend page size: \t4096 (Bytes)\n"
+      "Dirty step size: \t4096 (Bytes)\n"
+      "Dirty memory rate: \t200 (MB/s)\n"
+      "Dirty pattern: \t\trandom\n"
+      "Recording latencies: \tno\n"
+      "+------------------------+\n"
+      "|   Prefault Memory      |\n"
+      "+------------------------+\n"
+      "....done\n"
+      "+------------------------+\n"
+      "|   Start Dirty Memory   |\n"
+      "+------------------------+\n"
+      "dirty-rate: 187 (MB/s), time (ms): 1000, load: 100.00%\n"
+      "dirty-rate: 199 (MB/s), time (ms): 1003, load: 97.10%\n");
+  RunResult run = Parse(in, Format::kMigmon, "mm_dirty.log");
+  ASSERT_TRUE(run.dirty);
+  EXPECT_THAT(run.dirty->requested_mib_s, Optional(200.0));
+  EXPECT_THAT(run.dirty->rate_mib_s, ElementsAre(187.0, 199.0));  // achieved: the per-second lines
+  EXPECT_THAT(run.dirty->load_percent, ElementsAre(100.0, 97.10));
+  EXPECT_THAT(run.dirty->memory_mb, Optional(512u));
+  EXPECT_THAT(run.dirty->pattern, Optional(std::string("random")));
+
+  // migtest's migmon prints a fractional rate; without -r mig_mon prints "Maximum".
+  std::istringstream ours("Dirty memory rate: \t12.5 (MB/s)\ndirty-rate: 12 (MB/s), time (ms): "
+                          "1000, load: 3.00%\n");
+  EXPECT_THAT(Parse(ours, Format::kMigmon, "m").dirty->requested_mib_s, Optional(12.5));
+  std::istringstream unlimited("Dirty memory rate: \tMaximum\ndirty-rate: 3000 (MB/s), time (ms): "
+                               "1000, load: 100.00%\n");
+  RunResult u = Parse(unlimited, Format::kMigmon, "u");
+  EXPECT_EQ(u.dirty->requested_mib_s, std::nullopt);
+  EXPECT_THAT(u.dirty->rate_mib_s, ElementsAre(3000.0));
 }
 
 TEST(MigmonParserTest, StreamEmulation) {
@@ -348,6 +625,7 @@ TEST(DetectFormatTest, FromContent) {
   EXPECT_EQ(DetectFormat(Slurp(Data("ch_upstream.log"))), Format::kCloudHypervisor);
   EXPECT_EQ(DetectFormat(Slurp(Data("mm_dirty_histogram.log"))), Format::kMigmon);
   EXPECT_EQ(DetectFormat(Slurp(Data("spikes.csv"))), Format::kMigmon);
+  EXPECT_EQ(DetectFormat(Slurp(Data("client_rr_spikes.csv"))), Format::kMigmon);
   EXPECT_EQ(DetectFormat(R"({"schema": "migtest.result/1"})"), Format::kMigtest);
   EXPECT_EQ(DetectFormat("hello world"), Format::kAuto);
 }

@@ -52,7 +52,11 @@ struct Iteration {
   std::optional<Duration> start;       // offset from the migration's start
   std::optional<Duration> duration;    // the iteration's length (TLMZ: epoch)
   std::optional<uint64_t> pages_sent;
+  // Pages dirtied during the iteration: a count, only when the VMM reports one (TLMZ s222).
   std::optional<uint64_t> pages_dirtied;
+  // The VMM's dirty-page rate as it reported it during the iteration, in pages per second (QEMU's
+  // dirty-pages-rate, measured at a bitmap sync over at least the second before it).
+  std::optional<double> dirty_pages_rate;
   std::optional<uint64_t> bytes_sent;
   // How long the copy threads stood still to collect dirty bits: the stall a guest's migration
   // pays per iteration (TLMZ s222 mig_duration).
