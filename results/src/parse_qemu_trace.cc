@@ -402,6 +402,7 @@ void CombineQemuTrace(MigrationResult& qmp, const MigrationResult& trace) {
         it.bandwidth_mib_s = polled.bandwidth_mib_s;
         it.est_downtime = polled.est_downtime;
         it.remaining_bytes = polled.remaining_bytes;
+        it.dirty_pages_rate = polled.dirty_pages_rate;
       }
     }
     const auto polled_bounds = qmp.config.find("iteration_bounds");
