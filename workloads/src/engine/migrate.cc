@@ -938,7 +938,10 @@ class Destination {
     SendResumed(resume, {t_loaded, t_checked});
     const std::vector<uint64_t> final_state =
         ReadWords(ch_.Receive(), Msg::kVerify, pages_, "the source's final memory state");
+    const int64_t t_compare = MonoNs();
     if (verified) verified = CheckGenerations(final_state, &why);
+    fmt::print(stderr, "migrate: destination: {} pages compared with the source's memory in "
+               "{:.2f} ms, after the resume\n", pages_, Ms(MonoNs() - t_compare));
     verified = RunGuestThenVerify(verified, &why);
     json info = json::object();
     if (!verified) info["error"] = "memory verification failed: " + why;
