@@ -206,9 +206,10 @@ TEST(EngineTest, WriteProtectDirtyTrackingTrapsAndVerifies) {
   EXPECT_EQ(m.config.at("dirty_tracking"), "uffd-wp");
 }
 
-// A phase made slow on purpose: exactly that phase grows, and the downtime with it, on the
-// source's figures and on the destination's own (its resume on its clock − the source's pause).
-// Catches a checkpoint in the wrong place, a phase left out of the downtime, phases swapped.
+// A phase made slow on purpose: exactly that phase grows, and the downtime with it (in the
+// source's result and in the destination's, which has the same two clock readings). Catches a
+// checkpoint in the wrong place, a phase left out of the downtime, phases swapped (moving the
+// destination's check checkpoint after the resume sleep fails Precopy_resume).
 struct SlowPhaseCase {
   std::vector<std::string> args;
   std::string phase;

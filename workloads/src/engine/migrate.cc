@@ -73,8 +73,8 @@ Duration NsToDuration(int64_t ns) { return Duration(ns / 1000); }
 // channel's connection, the discard of stale pages, the resume.
 constexpr std::array<std::string_view, 5> kPrecopyPhases = {"final_sync", "final_pages",
                                                             "send_state", "check", "resume"};
-constexpr std::array<std::string_view, 5> kPostcopyPhases = {"sync", "send_state",
-                                                             "urgent_channel", "discard", "resume"};
+constexpr std::array<std::string_view, 5> kPostcopyPhases = {"sync", "send_state", "urgent_channel",
+                                                             "discard", "resume"};
 
 // Turns checkpoints (mono ns, source clock; first = pause, last = resume) into phases. Clock
 // placement across hosts can misorder two checkpoints by up to its uncertainty: each is then
@@ -84,7 +84,8 @@ std::vector<Phase> PhasesBetween(const std::array<std::string_view, 5>& names,
   std::vector<Phase> phases;
   for (size_t i = 1; i < checkpoints.size() && i <= names.size(); ++i) {
     checkpoints[i] = std::max(checkpoints[i], checkpoints[i - 1]);
-    phases.push_back({std::string(names[i - 1]), NsToDuration(checkpoints[i] - checkpoints[i - 1])});
+    phases.push_back(
+        {std::string(names[i - 1]), NsToDuration(checkpoints[i] - checkpoints[i - 1])});
   }
   return phases;
 }
@@ -124,7 +125,7 @@ struct SourceOptions {
   uint64_t drop_after = 0;
   uint16_t echo_port = 0;
   int64_t linger_ms = 100;
-  SlowPhase slow_phase;    // test knob (source or destination side, by phase)
+  SlowPhase slow_phase;     // test knob (source or destination side, by phase)
   uint64_t lose_dirty = 0;  // test knob: pages whose dirty tracking breaks at kLoseDirtyIteration
 };
 
@@ -695,7 +696,7 @@ class Source {
   Memory mem_;
   uint64_t pages_;
   std::vector<std::atomic<uint64_t>> dirty_;
-  uint64_t pages_on_wire_ = 0;   // pages sent in kPages messages on the main channel
+  uint64_t pages_on_wire_ = 0;  // pages sent in kPages messages on the main channel
   // --test-lose-dirty: pages whose writes are not logged (read by the writers' hook and the
   // trap handler, so declared before them), and how many writes went unlogged.
   std::vector<std::atomic<uint8_t>> untracked_;
@@ -712,8 +713,8 @@ class Source {
   int64_t pace_start_ = 0, second_start_ = 0;
   uint64_t pace_bytes_ = 0, second_bytes_ = 0;
   bool postcopy_started_ = false;
-  bool resumed_ = false;           // the destination runs the guest
-  int64_t t_last_iter_end_ = 0;    // mono ns: the last precopy round's end
+  bool resumed_ = false;         // the destination runs the guest
+  int64_t t_last_iter_end_ = 0;  // mono ns: the last precopy round's end
   std::mutex sent_mutex_;
   std::vector<bool> sent_;
   std::atomic<uint64_t> requests_served_{0};
@@ -940,8 +941,10 @@ class Destination {
         ReadWords(ch_.Receive(), Msg::kVerify, pages_, "the source's final memory state");
     const int64_t t_compare = MonoNs();
     if (verified) verified = CheckGenerations(final_state, &why);
-    fmt::print(stderr, "migrate: destination: {} pages compared with the source's memory in "
-               "{:.2f} ms, after the resume\n", pages_, Ms(MonoNs() - t_compare));
+    fmt::print(stderr,
+               "migrate: destination: {} pages compared with the source's memory in "
+               "{:.2f} ms, after the resume\n",
+               pages_, Ms(MonoNs() - t_compare));
     verified = RunGuestThenVerify(verified, &why);
     json info = json::object();
     if (!verified) info["error"] = "memory verification failed: " + why;
@@ -980,8 +983,7 @@ class Destination {
         ReadWords(ch_.Receive(), Msg::kVerify, pages_, "the source's final memory state");
     // Every copy placed was checked on arrival; now the generations against the source's memory.
     std::string why;
-    bool verified =
-        postcopy_->Verified(&why) && postcopy_->CompareGenerations(final_state, &why);
+    bool verified = postcopy_->Verified(&why) && postcopy_->CompareGenerations(final_state, &why);
     verified = RunGuestThenVerify(verified, &why);
     json info = json::object();
     if (!verified) info["error"] = "memory verification failed: " + why;
@@ -1119,8 +1121,7 @@ int RunMigrate(int argc, char** argv) {
     if (!slow_phase.empty()) {
       const auto colon = slow_phase.find(':');
       const std::string name = slow_phase.substr(0, colon);
-      const auto& names = so.postcopy_after >= 0 ? engine::kPostcopyPhases
-                                                 : engine::kPrecopyPhases;
+      const auto& names = so.postcopy_after >= 0 ? engine::kPostcopyPhases : engine::kPrecopyPhases;
       try {
         if (colon == std::string::npos) throw std::invalid_argument("no colon");
         size_t used = 0;
@@ -1142,9 +1143,10 @@ int RunMigrate(int argc, char** argv) {
     if (app.count("--test-lose-dirty") > 0) {
       const uint64_t pages = so.memory / kPageSize;
       if (lose_dirty < 1 || static_cast<uint64_t>(lose_dirty) > pages) {
-        throw UsageError(fmt::format("--test-lose-dirty: N must be between 1 and the guest's {} "
-                                     "pages, not {}",
-                                     pages, lose_dirty));
+        throw UsageError(
+            fmt::format("--test-lose-dirty: N must be between 1 and the guest's {} "
+                        "pages, not {}",
+                        pages, lose_dirty));
       }
       if (so.postcopy_after >= 0 && so.postcopy_after < engine::kLoseDirtyIteration) {
         throw UsageError("--test-lose-dirty in postcopy needs --postcopy-after 2 or more");
