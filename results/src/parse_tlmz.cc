@@ -17,6 +17,14 @@ T Field(const LineReader& r, std::string_view line, std::string_view word, const
   return *v;
 }
 
+// A field a writer had no figure for: "-" (migmon migrate prints it so). Absent, never a number.
+template <typename T>
+std::optional<T> FieldOrAbsent(const LineReader& r, std::string_view line, std::string_view word,
+                               const char* what) {
+  if (word == "-") return std::nullopt;
+  return Field<T>(r, line, word, what);
+}
+
 }  // namespace
 
 RunResult ParseTlmz(std::istream& in, std::string_view source) {
@@ -69,8 +77,8 @@ RunResult ParseTlmz(std::istream& in, std::string_view source) {
         r.Fail("'s222 pages_dirtied mig_duration_ms io_count progress' (4 numbers)", line);
       }
       auto dirtied = Field<uint64_t>(r, line, w[1], "pages_gen_last_epoch");
-      auto ms = Field<double>(r, line, w[2], "mig_duration (ms)");
-      auto io = Field<uint64_t>(r, line, w[3], "all_io_cnt");
+      auto ms = FieldOrAbsent<double>(r, line, w[2], "mig_duration (ms)");
+      auto io = FieldOrAbsent<uint64_t>(r, line, w[3], "all_io_cnt");
       auto progress = Field<double>(r, line, w[4], "stage2_progress");
       if (!open_s221) {
         Iteration it;
@@ -84,23 +92,29 @@ RunResult ParseTlmz(std::istream& in, std::string_view source) {
       if (stage >= 3) {
         // After stage 3 the "dirty bit update" includes sending what remained with the VM
         // stopped: that is the downtime, not a sync stall.
-        m.downtime = Millis(ms);
-        m.config["all_io_cnt"] = std::to_string(io);
-      } else {
-        it.sync_time = Millis(ms);
+        if (ms) m.downtime = Millis(*ms);
+        if (io) m.config["all_io_cnt"] = std::to_string(*io);
+      } else if (ms) {
+        it.sync_time = Millis(*ms);
       }
       open_s221 = false;
       seen_record = true;
     } else if (w[0] == "s2s3gap") {
       if (w.size() < 2) r.Fail("'s2s3gap N [ps_wait N]'", line);
-      m.config["s2s3gap"] = std::to_string(Field<uint64_t>(r, line, w[1], "s2s3gap (ms)"));
+      if (auto gap = FieldOrAbsent<uint64_t>(r, line, w[1], "s2s3gap (ms)")) {
+        m.config["s2s3gap"] = std::to_string(*gap);
+      }
       if (w.size() >= 4 && w[2] == "ps_wait") {
-        m.config["ps_wait"] = std::to_string(Field<uint64_t>(r, line, w[3], "ps_wait"));
+        if (auto wait = FieldOrAbsent<uint64_t>(r, line, w[3], "ps_wait")) {
+          m.config["ps_wait"] = std::to_string(*wait);
+        }
       }
     } else if (w[0] == "s3") {
       if (w.size() != 3) r.Fail("'s3 last_addr_buffer num_cp_threads' (2 numbers)", line);
       m.pages["stage3"] = Field<uint64_t>(r, line, w[1], "last_addr_buffer (pages)");
-      m.config["num_cp_threads"] = std::to_string(Field<uint64_t>(r, line, w[2], "num_cp_threads"));
+      if (auto threads = FieldOrAbsent<uint64_t>(r, line, w[2], "num_cp_threads")) {
+        m.config["num_cp_threads"] = std::to_string(*threads);
+      }
       seen_record = true;
     } else if (w[0] == "s4") {
       if (w.size() != 4) {

@@ -103,6 +103,31 @@ TEST(TlmzParserTest, DocumentedThreeFieldS221AndUnfinishedRun) {
   EXPECT_EQ(m.total_time, std::nullopt);
 }
 
+TEST(TlmzParserTest, DashIsAFigureTheWriterDidNotHave) {
+  // migmon migrate prints "-" where it measured nothing (no I/O count, no first-round sync, no
+  // ps_wait): absent in the result, never 0.
+  std::istringstream in(
+      "s221 16384 40\ns222 120 - - 1.00\ns221 120 2\ns222 3 1 - 1.00\n"
+      "s221 3 1\ns2s3gap 5 ps_wait -\ns3 3 -\n"
+      "RAM_SAVE_FLAG_EOS ram_save_live stage 3\ns222 0 4 - 1.00\ns4 123 16384 60\n");
+  RunResult run = Parse(in, Format::kTlmz, "engine.log");
+  const auto& m = *run.migration;
+  ASSERT_EQ(m.iterations.size(), 3u);
+  EXPECT_EQ(m.iterations[0].sync_time, std::nullopt);
+  EXPECT_EQ(m.iterations[0].io_count, std::nullopt);
+  EXPECT_THAT(m.iterations[1].sync_time, Optional(milliseconds(1)));
+  EXPECT_EQ(m.iterations[1].io_count, std::nullopt);
+  EXPECT_THAT(m.downtime, Optional(milliseconds(4)));
+  EXPECT_EQ(m.config.at("s2s3gap"), "5");
+  EXPECT_FALSE(m.config.contains("ps_wait"));
+  EXPECT_FALSE(m.config.contains("num_cp_threads"));
+  EXPECT_FALSE(m.config.contains("all_io_cnt"));
+  EXPECT_EQ(m.pages.at("stage3"), 3u);
+  // "-" only: a word that is neither a number nor "-" is still an error.
+  std::istringstream bad("s221 1 2\ns222 1 2 -- 0.5\n");
+  EXPECT_THROW(Parse(bad, Format::kTlmz, "bad.log"), ParseError);
+}
+
 TEST(TlmzParserTest, TheWholeSeedDocumentParsesToo) {
   // The report's own legend lines ("s221 duration_id pages_copied…") are prose, not records.
   RunResult doc = ParseFile(Data("tlmz_seed_doc.txt"));

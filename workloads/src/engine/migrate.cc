@@ -5,9 +5,11 @@
 //
 //   migmon migrate -d [-p PORT] [--json FILE]                        # destination
 //   migmon migrate -s -H HOST [-p PORT] -m SIZE [--vcpus N] [--dirty-rate RATE] ...  # source
+#include <fmt/ranges.h>
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <fstream>
@@ -63,6 +65,44 @@ void WriteJsonFile(const std::string& path, const RunResult& run) {
 double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 Duration NsToDuration(int64_t ns) { return Duration(ns / 1000); }
 
+// The downtime's phases, in order: consecutive intervals between checkpoints, from the source's
+// pause to the destination's resume. Precopy: the final dirty-bitmap sync, the final pages, the
+// device state until the destination has read it (pages still in flight included), the
+// destination's check of every page against it, the resume (writers and echo start). Postcopy:
+// the dirty-bitmap sync, the discard bitmap until the destination has read it, the urgent
+// channel's connection, the discard of stale pages, the resume.
+constexpr std::array<std::string_view, 5> kPrecopyPhases = {"final_sync", "final_pages",
+                                                            "send_state", "check", "resume"};
+constexpr std::array<std::string_view, 5> kPostcopyPhases = {"sync", "send_state", "urgent_channel",
+                                                             "discard", "resume"};
+
+// Turns checkpoints (mono ns, source clock; first = pause, last = resume) into phases. Clock
+// placement across hosts can misorder two checkpoints by up to its uncertainty: each is then
+// taken as no earlier than the one before, so the phases still add up to the downtime.
+std::vector<Phase> PhasesBetween(const std::array<std::string_view, 5>& names,
+                                 std::vector<int64_t> checkpoints) {
+  std::vector<Phase> phases;
+  for (size_t i = 1; i < checkpoints.size() && i <= names.size(); ++i) {
+    checkpoints[i] = std::max(checkpoints[i], checkpoints[i - 1]);
+    phases.push_back(
+        {std::string(names[i - 1]), NsToDuration(checkpoints[i] - checkpoints[i - 1])});
+  }
+  return phases;
+}
+
+// --test-slow-phase NAME:MS: the named downtime phase takes MS longer (a sleep where it runs).
+struct SlowPhase {
+  std::string name;
+  int64_t ms = 0;
+  void At(std::string_view phase) const {
+    if (ms > 0 && phase == name) SleepInterruptible(ms * 1'000'000);
+  }
+};
+
+// The iteration at whose end --test-lose-dirty breaks dirty tracking: after the full pass and
+// one more round, so that every page has been sent before its dirty bit is lost.
+constexpr int kLoseDirtyIteration = 2;
+
 // ---------------------------------------------------------------------------------------------
 // Source
 struct SourceOptions {
@@ -85,6 +125,8 @@ struct SourceOptions {
   uint64_t drop_after = 0;
   uint16_t echo_port = 0;
   int64_t linger_ms = 100;
+  SlowPhase slow_phase;     // test knob (source or destination side, by phase)
+  uint64_t lose_dirty = 0;  // test knob: pages whose dirty tracking breaks at kLoseDirtyIteration
 };
 
 class Source {
@@ -94,7 +136,7 @@ class Source {
         mem_(o_.memory),
         pages_(o_.memory / kPageSize),
         dirty_((pages_ + 63) / 64),
-        table_(pages_) {}
+        untracked_(o_.lose_dirty > 0 ? pages_ : 0) {}
 
   int Run() {
     MigrationResult& m = result_;
@@ -118,10 +160,18 @@ class Source {
     wo.threads = o_.vcpus;
     // Dirty pages are logged by the writers into the bitmap, or trapped by write protection.
     wo.dirty_bitmap = o_.dirty_tracking == "uffd-wp" ? nullptr : dirty_.data();
+    if (wo.dirty_bitmap && o_.lose_dirty > 0) {
+      // The knob's writers log through a hook that drops marks of broken pages.
+      wo.dirty_bitmap = nullptr;
+      wo.hook = &Source::MarkDirty;
+      wo.hook_context = this;
+    }
     writer_ = std::make_unique<PageWriter>(mem_.base(), mem_.bytes(), wo);
     writer_->Preheat();
     if (o_.dirty_tracking == "uffd-wp") {
-      wp_ = std::make_unique<WpTracker>(mem_.base(), pages_, dirty_.data());
+      wp_ = std::make_unique<WpTracker>(mem_.base(), pages_, dirty_.data(),
+                                        o_.lose_dirty > 0 ? untracked_.data() : nullptr,
+                                        &lost_dirty_writes_);
     }
     if (o_.dirty_rate > 0) writer_->Start();
     echo_.Open(o_.echo_port);
@@ -132,14 +182,17 @@ class Source {
     try {
       Migrate(t_start);
     } catch (const std::exception& e) {
-      // The guest keeps running on the source: a failed precopy leaves it where it was.
-      if (writer_) writer_->Resume();
-      echo_.Open(o_.echo_port);
       m.status = Status::kFailed;
       m.error = e.what();
       if (postcopy_started_) {
         *m.error += " (in postcopy: the guest is lost on both sides)";
-        echo_.Close();
+      } else if (resumed_) {
+        // The guest runs on the destination already; only the check against our memory failed.
+        *m.error += " (after the guest resumed on the destination, before verification)";
+      } else {
+        // The guest keeps running on the source: a failed precopy leaves it where it was.
+        if (writer_) writer_->Resume();
+        echo_.Open(o_.echo_port);
       }
       fmt::print(stderr, "migmon migrate: migration failed: {}\n", *m.error);
       exit_code = kExitRuntime;
@@ -159,6 +212,42 @@ class Source {
       fmt::print(stdout, "{}\n", line);
       std::fflush(stdout);
     }
+  }
+
+  // The writers' dirty logging under --test-lose-dirty (bitmap mode): as PageWriter's own, except
+  // for broken pages.
+  static void MarkDirty(void* context, uint64_t page) {
+    auto* self = static_cast<Source*>(context);
+    if (self->untracked_[page].load(std::memory_order_acquire)) {
+      self->lost_dirty_writes_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    self->dirty_[page / 64].fetch_or(uint64_t{1} << (page % 64), std::memory_order_release);
+  }
+
+  // --test-lose-dirty N: dirty tracking breaks for N pages (i·P/N + P/(2N), i < N, of P pages).
+  // Called once every page sent so far is on the wire: with the writers paused, each of those
+  // pages is written once more (a vCPU's write) and its dirty bit cleared, and from now on no
+  // write to it is logged. Its last sent copy is therefore older than the source's memory, for
+  // certain, and no later round sends it again: only a check against the source's real memory
+  // catches it.
+  void BreakDirtyTracking() {
+    writer_->Pause();
+    for (uint64_t i = 0; i < o_.lose_dirty; ++i) {
+      const uint64_t p = (2 * i + 1) * pages_ / (2 * o_.lose_dirty);
+      WritePage(mem_.page(p), p, PageGeneration(mem_.page(p)) + 1, /*with_body=*/false);
+      lost_dirty_writes_.fetch_add(1, std::memory_order_relaxed);
+    }
+    // After the writes: under uffd-wp a write-protected page's trap logs that write first.
+    for (uint64_t i = 0; i < o_.lose_dirty; ++i) {
+      const uint64_t p = (2 * i + 1) * pages_ / (2 * o_.lose_dirty);
+      untracked_[p].store(1, std::memory_order_release);
+      dirty_[p / 64].fetch_and(~(uint64_t{1} << (p % 64)), std::memory_order_acq_rel);
+    }
+    result_.pages["test_lost_dirty_pages"] = o_.lose_dirty;
+    fmt::print(stderr, "migrate: test knob: dirty tracking of {} pages broken (first: page {})\n",
+               o_.lose_dirty, pages_ / (2 * o_.lose_dirty));
+    writer_->Resume();
   }
 
   // Collects and clears the dirty bitmap: the iteration's sync.
@@ -197,10 +286,8 @@ class Source {
       }
       uint64_t n = 1;
       while (i + n < pages_ && n < kRunPages && is_set(i + n)) ++n;
-      // The generation each page had when sent. A write racing the send dirties the page again,
-      // so it goes again; after the final round (writers paused) the table is exact.
-      for (uint64_t k = i; k < i + n; ++k) table_[k] = PageGeneration(mem_.page(k));
       ch_.Send(Msg::kPages, i, n, mem_.page(i), n * kPageSize);
+      pages_on_wire_ += n;
       if (postcopy_started_) MarkSent(i, n);
       sent += n;
       i += n;
@@ -239,6 +326,9 @@ class Source {
                   {"echo_port", o_.echo_port},
                   {"boot_id", BootId()},
                   {"postcopy", o_.postcopy_after >= 0}};
+    if (o_.slow_phase.ms > 0) {
+      hello["test_slow_phase"] = {{"name", o_.slow_phase.name}, {"ms", o_.slow_phase.ms}};
+    }
     const std::string hello_text = hello.dump();
     const int64_t t1 = MonoNs();
     ch_.Send(Msg::kHello, pages_, 0, hello_text.data(), hello_text.size());
@@ -287,6 +377,7 @@ class Source {
       const uint64_t sent = SendPages(bits);
       ch_.Send(Msg::kIterEnd, static_cast<uint64_t>(index));
       const int64_t t_end = MonoNs();
+      if (o_.lose_dirty > 0 && index == kLoseDirtyIteration) BreakDirtyTracking();
       total_sent += sent;
       const uint64_t bytes = ch_.bytes_sent() - bytes_before;
       if (t_end > t_synced && bytes > 0) {
@@ -304,14 +395,20 @@ class Source {
       it.est_downtime = NsToDuration(static_cast<int64_t>(est_ns));
       it.progress = std::min(1.0, static_cast<double>(total_sent) / static_cast<double>(pages_));
       m.iterations.push_back(it);
+      // The engine counts no guest I/O: all_io_cnt is "-" (absent), as is the first round's
+      // sync (the full pass has none).
       Tlmz(fmt::format("s221 {} {}", sent, static_cast<int64_t>(Ms(t_end - t_iter))));
-      Tlmz(fmt::format("s222 {} {} 0 {:.2f}", dirty_now,
-                       it.sync_time ? it.sync_time->count() / 1000 : 0, *it.progress));
+      Tlmz(fmt::format("s222 {} {} - {:.2f}", dirty_now,
+                       it.sync_time ? fmt::format("{}", it.sync_time->count() / 1000) : "-",
+                       *it.progress));
+      t_last_iter_end_ = t_end;
       fmt::print(stderr,
                  "migrate: iteration {}: sent {} pages in {:.0f} ms ({:.0f} MiB/s), {} dirty, "
                  "estimated downtime {:.0f} ms\n",
                  index, sent, Ms(t_end - t_iter), bandwidth / 1048576.0, dirty_now, est_ns / 1e6);
       if (o_.postcopy_after >= 0) continue;  // postcopy switches after a fixed count
+      // The knob needs its round: the run goes on to it (the tests assert the loss happened).
+      if (o_.lose_dirty > 0 && index < kLoseDirtyIteration) continue;
       if (static_cast<int64_t>(est_ns / 1e6) <= o_.downtime_limit_ms) {
         converged = true;
         break;
@@ -338,7 +435,49 @@ class Source {
     StopAndCopy(t_start, total_sent);
   }
 
-  // The writers pause, the rest goes over, the destination verifies and resumes.
+  // The destination's kResumed: its resume time (our clock) and its phase checkpoints.
+  int64_t ReceiveResumed(std::vector<int64_t>* checkpoints) {
+    Header h = ch_.Receive();
+    if (h.type != static_cast<uint32_t>(Msg::kResumed)) {
+      throw RuntimeError(
+          fmt::format("the destination answered message {}, expected its resume", h.type));
+    }
+    json info = json::parse(ch_.ReadPayloadString(h.length), nullptr, false);
+    if (!info.is_object() || !info.contains("checkpoints") || !info["checkpoints"].is_array()) {
+      throw RuntimeError("the destination's resume message is garbage");
+    }
+    for (const auto& c : info["checkpoints"]) {
+      checkpoints->push_back(c.get<int64_t>() - clock_offset_);
+    }
+    resumed_ = true;
+    return static_cast<int64_t>(h.a) - clock_offset_;
+  }
+
+  // After the destination resumed: our memory is frozen (the writers stay paused for good), so
+  // every page's real generation is read outside the downtime and goes over; the destination
+  // checks what it received against it. Returns the destination's kDone info.
+  json VerifyAgainstMemory(bool* verified) {
+    const int64_t t0 = MonoNs();
+    const std::vector<uint64_t> state = StateTable();
+    const int64_t t1 = MonoNs();
+    ch_.Send(Msg::kVerify, 0, 0, state.data(), state.size() * sizeof(uint64_t));
+    const int64_t t2 = MonoNs();
+    fmt::print(stderr,
+               "migrate: verification: read the generation of {} pages ({} MiB) in {:.1f} ms and "
+               "sent it in {:.1f} ms, after the resume\n",
+               pages_, (pages_ * kPageSize) >> 20, Ms(t1 - t0), Ms(t2 - t1));
+    Header done = ch_.Receive();
+    if (done.type != static_cast<uint32_t>(Msg::kDone)) {
+      throw RuntimeError(
+          fmt::format("the destination answered message {} to the verification", done.type));
+    }
+    json info = json::parse(ch_.ReadPayloadString(done.length), nullptr, false);
+    *verified = done.b == 1;
+    return info;
+  }
+
+  // The writers pause, the rest goes over, the destination checks and resumes; then every page
+  // is verified against the memory the source stopped with.
   void StopAndCopy(int64_t t_start, uint64_t total_sent) {
     MigrationResult& m = result_;
     writer_->Pause();
@@ -349,30 +488,34 @@ class Source {
     const int final_index = static_cast<int>(m.iterations.size()) + 1;
     const std::vector<uint64_t> bits = CollectDirty();
     if (final_index == o_.stall_iteration) SleepInterruptible(o_.stall_ms * 1'000'000);
+    o_.slow_phase.At("final_sync");
     const int64_t t_synced = MonoNs();
     const uint64_t sent = SendPages(bits);
+    o_.slow_phase.At("final_pages");
     const int64_t t_final = MonoNs();
-    const int64_t t_state = MonoNs();
-    ch_.Send(Msg::kState, 0, 0, table_.data(), table_.size() * sizeof(uint64_t));
-    const int64_t t_sent = MonoNs();
-    Header done = ch_.Receive();
-    if (done.type != static_cast<uint32_t>(Msg::kDone)) {
-      throw RuntimeError(
-          fmt::format("the destination answered message {} to the final state", done.type));
-    }
-    json info = json::parse(ch_.ReadPayloadString(done.length), nullptr, false);
-    const int64_t t_resume = static_cast<int64_t>(done.a) - clock_offset_;  // our clock
-    m.status = Status::kCompleted;
-    m.verified = done.b == 1;
-    if (!*m.verified && info.is_object() && info.contains("error")) {
-      m.error = info["error"].get<std::string>();
+    o_.slow_phase.At("send_state");
+    // The device state: small, as a VMM's. It carries how many pages went over, so that the
+    // destination can tell a page lost on the way before it resumes; what each page holds is
+    // checked against our memory after the resume (VerifyAgainstMemory).
+    const std::string state = json{{"pages_sent", pages_on_wire_}}.dump();
+    ch_.Send(Msg::kState, 0, 0, state.data(), state.size());
+    std::vector<int64_t> checkpoints = {t_pause, t_synced, t_final};
+    const int64_t t_resume = ReceiveResumed(&checkpoints);  // our clock
+    checkpoints.push_back(t_resume);
+    if (checkpoints.size() != kPrecopyPhases.size() + 1) {
+      throw RuntimeError(fmt::format("the destination sent {} checkpoints, expected {}",
+                                     checkpoints.size() - 4, kPrecopyPhases.size() - 3));
     }
     m.downtime = NsToDuration(t_resume - t_pause);
     if (clock_uncertainty_ > 0) m.downtime_uncertainty = NsToDuration(clock_uncertainty_);
-    m.downtime_breakdown = {{"final_iter", NsToDuration(t_final - t_pause)},
-                            {"state", NsToDuration(t_state - t_final)},
-                            {"send_state", NsToDuration(t_sent - t_state)},
-                            {"resume", NsToDuration(std::max<int64_t>(0, t_resume - t_sent))}};
+    m.downtime_breakdown = PhasesBetween(kPrecopyPhases, checkpoints);
+    bool verified = false;
+    json info = VerifyAgainstMemory(&verified);
+    m.status = Status::kCompleted;
+    m.verified = verified;
+    if (!verified && info.is_object() && info.contains("error")) {
+      m.error = info["error"].get<std::string>();
+    }
     Iteration last;
     last.index = final_index;
     last.sync_time = NsToDuration(t_synced - t_pause);
@@ -386,19 +529,32 @@ class Source {
     // The migration ends when the guest resumes on the destination.
     const int64_t total_ms = static_cast<int64_t>(Ms(t_resume - t_start));
     Tlmz(fmt::format("s221 {} {}", sent, static_cast<int64_t>(Ms(t_final - t_pause))));
-    Tlmz("s2s3gap 0 ps_wait 0");
+    // s2s3gap: from the end of the last precopy round to the guest's stop (stage 3's start).
+    // ps_wait has no counterpart here: "-" (absent).
+    Tlmz(fmt::format("s2s3gap {} ps_wait -",
+                     static_cast<int64_t>(Ms(t_pause - std::min(t_pause, t_last_iter_end_)))));
+    // Stage 3 is sent by one thread, the source's main one: a fact of the engine, not a guess.
     Tlmz(fmt::format("s3 {} 1", sent));
     Tlmz(".. 10 .. 20 .. 30 .. 40 .. 50 .. 60 .. 70 .. 80 .. 90 .. 100 Percents");
     Tlmz("RAM_SAVE_FLAG_EOS ram_save_live stage 3");
-    Tlmz(fmt::format("s222 0 {} 0 1.00", m.downtime->count() / 1000));
+    Tlmz(fmt::format("s222 0 {} - 1.00", m.downtime->count() / 1000));
     Tlmz(fmt::format("s4 {} {} {}", total_sent + sent - m.iterations.front().pages_sent.value_or(0),
                      m.iterations.front().pages_sent.value_or(0), total_ms));
-    fmt::print(stderr, "migrate: completed: downtime {:.1f} ms, memory {}\n",
-               Ms(t_resume - t_pause), *m.verified ? "verified" : "NOT verified");
+    fmt::print(stderr, "migrate: completed: downtime {:.1f} ms ({}), memory {}\n",
+               Ms(t_resume - t_pause), FormatPhases(m.downtime_breakdown),
+               *m.verified ? "verified" : "NOT verified");
     // The reported total ends here; keep it consistent with the TLMZ s4 line.
     result_total_ = std::chrono::milliseconds(total_ms);
   }
 
+  static std::string FormatPhases(const std::vector<Phase>& phases) {
+    std::string text;
+    for (const Phase& p : phases) {
+      text += fmt::format("{}{}={:.2f}ms", text.empty() ? "" : " ", p.name,
+                          static_cast<double>(p.duration.count()) / 1000.0);
+    }
+    return text;
+  }
   // Every page's generation: the device state the destination checks its pages against.
   std::vector<uint64_t> StateTable() const {
     std::vector<uint64_t> table(pages_);
@@ -412,7 +568,8 @@ class Source {
   }
 
   // Postcopy: the source stops, the destination runs at once and asks for what it lacks over an
-  // urgent connection while the source pushes the rest.
+  // urgent connection while the source pushes the rest. The destination drops what our dirty
+  // bitmap says is stale; at the end every page is verified against the memory we stopped with.
   void RunPostcopy(int64_t t_start) {
     MigrationResult& m = result_;
     m.converged = false;
@@ -421,14 +578,16 @@ class Source {
     echo_.Close();
     std::vector<uint64_t> bits = CollectDirty();
     if (m.iterations.empty()) bits.assign(bits.size(), ~uint64_t{0});  // nothing was sent yet
-    std::vector<uint64_t> state = StateTable();
+    o_.slow_phase.At("sync");
+    const int64_t t_synced = MonoNs();
     sent_.assign(pages_, true);
     for (uint64_t i = 0; i < pages_; ++i) {
       if ((bits[i / 64] >> (i % 64)) & 1) sent_[i] = false;
     }
     postcopy_started_ = true;
     ch_.Send(Msg::kPostcopy, static_cast<uint64_t>(t_pause + clock_offset_));
-    ch_.Send(Msg::kState, 0, 0, state.data(), state.size() * sizeof(uint64_t));
+    o_.slow_phase.At("send_state");
+    ch_.Send(Msg::kState, 0, 0, bits.data(), bits.size() * sizeof(uint64_t));
     // The destination connects its urgent channel to our listening port (sent in its reply).
     Header h = ch_.Receive();
     if (h.type != static_cast<uint32_t>(Msg::kReady)) {
@@ -478,25 +637,28 @@ class Source {
       }
       ch_.Send(Msg::kEnd);
       const int64_t t_pushed = MonoNs();  // every page is on its way: the migration's end
-      Header done = ch_.Receive();
-      if (done.type != static_cast<uint32_t>(Msg::kDone)) {
-        throw RuntimeError(
-            fmt::format("the destination answered message {} at the end", done.type));
+      // The destination resumed long ago; its message waited in the socket behind our pushes.
+      std::vector<int64_t> checkpoints = {t_pause, t_synced};
+      const int64_t t_resume = ReceiveResumed(&checkpoints);
+      checkpoints.push_back(t_resume);
+      if (checkpoints.size() != kPostcopyPhases.size() + 1) {
+        throw RuntimeError(fmt::format("the destination sent {} checkpoints, expected {}",
+                                       checkpoints.size() - 3, kPostcopyPhases.size() - 2));
       }
-      json info = json::parse(ch_.ReadPayloadString(done.length), nullptr, false);
-      const int64_t t_resume = static_cast<int64_t>(done.a) - clock_offset_;
+      m.downtime = NsToDuration(t_resume - t_pause);
+      if (clock_uncertainty_ > 0) m.downtime_uncertainty = NsToDuration(clock_uncertainty_);
+      m.downtime_breakdown = PhasesBetween(kPostcopyPhases, checkpoints);
+      bool verified = false;
+      json info = VerifyAgainstMemory(&verified);
       m.status = Status::kCompleted;
-      m.verified = done.b == 1;
+      m.verified = verified;
       if (info.is_object()) {
-        if (!*m.verified && info.contains("error")) m.error = info["error"].get<std::string>();
+        if (!verified && info.contains("error")) m.error = info["error"].get<std::string>();
         if (info.contains("postcopy_latency_us")) {
           m.postcopy_latency = info["postcopy_latency_us"].get<LatencyDistribution>();
         }
       }
-      m.downtime = NsToDuration(t_resume - t_pause);
       result_total_ = NsToDuration(std::max(t_resume, t_pushed) - t_start);
-      if (clock_uncertainty_ > 0) m.downtime_uncertainty = NsToDuration(clock_uncertainty_);
-      m.downtime_breakdown = {{"state", NsToDuration(std::max<int64_t>(0, t_resume - t_pause))}};
       m.pages["postcopy_pushed"] = pushed;
       m.pages["postcopy_requests"] = requests_served_;
     } catch (...) {
@@ -506,8 +668,12 @@ class Source {
     }
     server.join();
     if (failed) throw RuntimeError("postcopy urgent channel: " + urgent_error);
-    fmt::print(stderr, "migrate: postcopy completed: {} pages pushed, {} requested, memory {}\n",
-               pushed, requests_served_.load(), *m.verified ? "verified" : "NOT verified");
+    fmt::print(stderr,
+               "migrate: postcopy completed: downtime {:.1f} ms ({}), {} pages pushed, {} "
+               "requested, memory {}\n",
+               static_cast<double>(m.downtime->count()) / 1000.0,
+               FormatPhases(m.downtime_breakdown), pushed, requests_served_.load(),
+               *m.verified ? "verified" : "NOT verified");
   }
 
   void Finish() {
@@ -516,6 +682,7 @@ class Source {
     run.source = "migmon migrate (source)";
     if (result_total_) result_.total_time = result_total_;
     if (wp_) result_.pages["write_protect_traps"] = wp_->traps();
+    if (o_.lose_dirty > 0) result_.pages["test_lost_dirty_writes"] = lost_dirty_writes_.load();
     run.migration = result_;
     DirtyResult d;
     d.pattern = o_.pattern;
@@ -529,7 +696,11 @@ class Source {
   Memory mem_;
   uint64_t pages_;
   std::vector<std::atomic<uint64_t>> dirty_;
-  std::vector<uint64_t> table_;  // every page's generation as last sent: the device state
+  uint64_t pages_on_wire_ = 0;  // pages sent in kPages messages on the main channel
+  // --test-lose-dirty: pages whose writes are not logged (read by the writers' hook and the
+  // trap handler, so declared before them), and how many writes went unlogged.
+  std::vector<std::atomic<uint8_t>> untracked_;
+  std::atomic<uint64_t> lost_dirty_writes_{0};
   // wp_ before writer_: the writers stop (destructor) before their trap handler goes.
   std::unique_ptr<WpTracker> wp_;  // --dirty-tracking uffd-wp
   std::unique_ptr<PageWriter> writer_;
@@ -542,6 +713,8 @@ class Source {
   int64_t pace_start_ = 0, second_start_ = 0;
   uint64_t pace_bytes_ = 0, second_bytes_ = 0;
   bool postcopy_started_ = false;
+  bool resumed_ = false;         // the destination runs the guest
+  int64_t t_last_iter_end_ = 0;  // mono ns: the last precopy round's end
   std::mutex sent_mutex_;
   std::vector<bool> sent_;
   std::atomic<uint64_t> requests_served_{0};
@@ -606,6 +779,10 @@ class Destination {
       throw RuntimeError(fmt::format("the source asks for {} pages", pages_));
     }
     cfg_ = cfg;
+    if (cfg.contains("test_slow_phase")) {
+      slow_phase_.name = cfg["test_slow_phase"].value("name", std::string());
+      slow_phase_.ms = cfg["test_slow_phase"].value("ms", int64_t{0});
+    }
     const bool postcopy = cfg.value("postcopy", false);
     if (mem_ && mem_->bytes() != pages_ * kPageSize) {
       throw RuntimeError(fmt::format("the source's guest has {} MiB, this destination {} MiB (-m)",
@@ -656,27 +833,36 @@ class Destination {
     } else {
       ch_.ReadPayload(mem_->page(h.a), h.length);
       for (uint64_t k = h.a; k < h.a + h.b; ++k) received_[k] = PageGeneration(mem_->page(k));
+      pages_received_ += h.b;
     }
   }
 
-  std::vector<uint64_t> ReadState(const Header& h) {
-    if (h.length != pages_ * sizeof(uint64_t)) {
-      throw RuntimeError(fmt::format("the device state is {} bytes, expected {}", h.length,
-                                     pages_ * sizeof(uint64_t)));
+  // A message of `words` 64-bit words (a generation table or a bitmap) of type `type`.
+  std::vector<uint64_t> ReadWords(const Header& h, Msg type, uint64_t words, const char* what) {
+    if (h.type != static_cast<uint32_t>(type)) {
+      throw RuntimeError(fmt::format("expected {}, got message {}", what, h.type));
     }
-    std::vector<uint64_t> table(pages_);
+    if (h.length != words * sizeof(uint64_t)) {
+      throw RuntimeError(
+          fmt::format("{} is {} bytes, expected {}", what, h.length, words * sizeof(uint64_t)));
+    }
+    std::vector<uint64_t> table(words);
     ch_.ReadPayload(table.data(), h.length);
     return table;
   }
 
-  // Before resume, every page against the source's record: the generation the source last wrote
-  // (a page the migration failed to resend holds an older one). One header read a page, so that
-  // the check does not lengthen the downtime much; the full content check follows while the
-  // guest runs (bodies never change after pre-heat, headers stay self-consistent).
+  // The guest runs here now: the source learns when, and where the downtime's phases ended.
+  void SendResumed(int64_t resume_ns, const std::vector<int64_t>& checkpoints) {
+    const std::string text = json{{"checkpoints", checkpoints}}.dump();
+    ch_.Send(Msg::kResumed, static_cast<uint64_t>(resume_ns), 0, text.data(), text.size());
+  }
+
+  // After resume: every page as received against `table`, the source's memory as it stopped (a
+  // page whose update was never sent, such as one whose dirty bit was lost, holds an older
+  // generation). Compares what was recorded on arrival, before the guest ran; the full content
+  // check follows while the guest runs (bodies never change after pre-heat, headers stay
+  // self-consistent).
   bool CheckGenerations(const std::vector<uint64_t>& table, std::string* why) {
-    if (o_.corrupt_page >= 0 && static_cast<uint64_t>(o_.corrupt_page) < pages_) {
-      mem_->page(static_cast<uint64_t>(o_.corrupt_page))[40] ^= 0x5a;  // in the body
-    }
     // What arrived (recorded as it arrived: no page is read again here) against the source's
     // record; a page never received has no generation at all.
     for (uint64_t i = 0; i < pages_; ++i) {
@@ -720,12 +906,45 @@ class Destination {
              text.size());
   }
 
+  // Before resume: every page arrived at least once, and as many as the source sent. One pass
+  // over what was recorded on arrival, so that the check does not lengthen the downtime much.
+  bool CheckArrived(const json& state, std::string* why) const {
+    const uint64_t sent = state.is_object() ? state.value("pages_sent", uint64_t{0}) : 0;
+    if (sent != pages_received_) {
+      *why = fmt::format("the source sent {} pages, {} arrived", sent, pages_received_);
+      return false;
+    }
+    for (uint64_t i = 0; i < pages_; ++i) {
+      if (received_[i] == ~uint64_t{0}) {
+        *why = fmt::format("page {}: never received", i);
+        return false;
+      }
+    }
+    return true;
+  }
+
   void FinishPrecopy(const Header& h) {
-    std::vector<uint64_t> table = ReadState(h);
+    const json state = json::parse(ch_.ReadPayloadString(h.length), nullptr, false);
+    const int64_t t_loaded = MonoNs();
+    slow_phase_.At("check");
+    if (o_.corrupt_page >= 0 && static_cast<uint64_t>(o_.corrupt_page) < pages_) {
+      mem_->page(static_cast<uint64_t>(o_.corrupt_page))[40] ^= 0x5a;  // in the body
+    }
     std::string why;
-    bool verified = CheckGenerations(table, &why);
+    bool verified = CheckArrived(state, &why);
+    const int64_t t_checked = MonoNs();
+    slow_phase_.At("resume");
     StartGuest();
     const int64_t resume = MonoNs();  // downtime ends
+    SendResumed(resume, {t_loaded, t_checked});
+    const std::vector<uint64_t> final_state =
+        ReadWords(ch_.Receive(), Msg::kVerify, pages_, "the source's final memory state");
+    const int64_t t_compare = MonoNs();
+    if (verified) verified = CheckGenerations(final_state, &why);
+    fmt::print(stderr,
+               "migrate: destination: {} pages compared with the source's memory in "
+               "{:.2f} ms, after the resume\n",
+               pages_, Ms(MonoNs() - t_compare));
     verified = RunGuestThenVerify(verified, &why);
     json info = json::object();
     if (!verified) info["error"] = "memory verification failed: " + why;
@@ -735,21 +954,22 @@ class Destination {
 
   void RunPostcopy() {
     if (!postcopy_) throw RuntimeError("the source switched to postcopy without announcing it");
-    Header h = ch_.Receive();
-    if (h.type != static_cast<uint32_t>(Msg::kState)) {
-      throw RuntimeError(fmt::format("expected the device state, got message {}", h.type));
-    }
-    std::vector<uint64_t> table = ReadState(h);
+    const std::vector<uint64_t> discard =
+        ReadWords(ch_.Receive(), Msg::kState, (pages_ + 63) / 64, "the source's dirty bitmap");
+    const int64_t t_loaded = MonoNs();
+    slow_phase_.At("urgent_channel");
     Fd urgent_listener = BindAny(SOCK_STREAM, 0);
     ch_.Send(Msg::kReady, LocalPort(urgent_listener.get()));
     auto conn = AcceptWithTimeout(urgent_listener.get(), std::chrono::seconds(10));
     if (!conn) throw RuntimeError("the source did not open the urgent channel within 10 s");
-    postcopy_->Start(Channel(std::move(*conn), "the source's urgent channel"), table);
-    // Pages present now came in precopy: check them before the guest touches them.
-    std::string why;
-    bool verified = postcopy_->VerifyPresent(&why);
+    const int64_t t_connected = MonoNs();
+    slow_phase_.At("discard");
+    postcopy_->Start(Channel(std::move(*conn), "the source's urgent channel"), discard);
+    const int64_t t_discarded = MonoNs();
+    slow_phase_.At("resume");
     StartGuest();
     const int64_t resume = MonoNs();
+    SendResumed(resume, {t_loaded, t_connected, t_discarded});
     while (true) {
       Header p = ch_.Receive();
       if (p.type == static_cast<uint32_t>(Msg::kEnd)) break;
@@ -759,7 +979,11 @@ class Destination {
       ReceivePages(p);
     }
     postcopy_->Finish();
-    if (verified) verified = postcopy_->Verified(&why);
+    const std::vector<uint64_t> final_state =
+        ReadWords(ch_.Receive(), Msg::kVerify, pages_, "the source's final memory state");
+    // Every copy placed was checked on arrival; now the generations against the source's memory.
+    std::string why;
+    bool verified = postcopy_->Verified(&why) && postcopy_->CompareGenerations(final_state, &why);
     verified = RunGuestThenVerify(verified, &why);
     json info = json::object();
     if (!verified) info["error"] = "memory verification failed: " + why;
@@ -788,6 +1012,8 @@ class Destination {
   GuestEcho echo_;
   std::vector<uint8_t> buffer_;
   std::vector<uint64_t> received_;  // generation of each page as received
+  uint64_t pages_received_ = 0;     // precopy: pages received, resent ones counted again
+  SlowPhase slow_phase_;            // the source's --test-slow-phase, for our phases
   int64_t pause_ns_ = 0;
   MigrationResult result_;
 };
@@ -801,7 +1027,8 @@ int RunMigrate(int argc, char** argv) {
     bool dst = false, src = false;
     engine::SourceOptions so;
     engine::DestinationOptions dopt;
-    std::string size = "256M", rate = "0", bandwidth = "0", stall, drop;
+    std::string size = "256M", rate = "0", bandwidth = "0", stall, drop, slow_phase;
+    int64_t lose_dirty = 0;
     bool postcopy = false;
     int postcopy_after = -1;
     int port = 0;
@@ -847,6 +1074,17 @@ int RunMigrate(int argc, char** argv) {
                    "it exits (destination)");
     app.add_option("--test-corrupt-page", dopt.corrupt_page,
                    "test knob: corrupt this page on the destination before verification");
+    app.add_option("--test-lose-dirty", lose_dirty,
+                   "test knob (source): N: at the end of iteration 2, dirty tracking (bitmap or "
+                   "uffd-wp) breaks for N pages, i*P/N + P/(2N) of P pages: each is written once "
+                   "more with its dirty bit lost and no later write to it is logged, so its last "
+                   "sent copy is stale and the run must not verify. Precopy runs at least 2 "
+                   "iterations; postcopy needs --postcopy-after 2 or more. The JSON's pages "
+                   "count test_lost_dirty_pages and test_lost_dirty_writes");
+    app.add_option("--test-slow-phase", slow_phase,
+                   "test knob (source): NAME:MS: the downtime phase NAME takes MS ms longer. "
+                   "Precopy: final_sync, final_pages, send_state, check, resume; postcopy: sync, "
+                   "send_state, urgent_channel, discard, resume");
     if (auto code = ParseCommandLine(app, argc, argv)) return *code;
     if (dst == src) throw UsageError("give exactly one of -d (destination) and -s (source)");
     if (dst) {
@@ -879,6 +1117,44 @@ int RunMigrate(int argc, char** argv) {
       if (so.stall_iteration < 2 || so.stall_ms < 0) {
         throw UsageError("--inject-stall: iterations from 2 on have a dirty-bit sync");
       }
+    }
+    if (!slow_phase.empty()) {
+      const auto colon = slow_phase.find(':');
+      const std::string name = slow_phase.substr(0, colon);
+      const auto& names = so.postcopy_after >= 0 ? engine::kPostcopyPhases : engine::kPrecopyPhases;
+      try {
+        if (colon == std::string::npos) throw std::invalid_argument("no colon");
+        size_t used = 0;
+        so.slow_phase.ms = std::stoll(slow_phase.substr(colon + 1), &used);
+        if (used != slow_phase.size() - colon - 1) throw std::invalid_argument("trailing");
+      } catch (const std::exception&) {
+        throw UsageError(fmt::format("--test-slow-phase takes NAME:MS, not '{}'", slow_phase));
+      }
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        throw UsageError(fmt::format("--test-slow-phase: no {} downtime phase '{}' (phases: {})",
+                                     so.postcopy_after >= 0 ? "postcopy" : "precopy", name,
+                                     fmt::join(names, ", ")));
+      }
+      if (so.slow_phase.ms <= 0 || so.slow_phase.ms > 600'000) {
+        throw UsageError("--test-slow-phase: MS must be between 1 and 600000");
+      }
+      so.slow_phase.name = name;
+    }
+    if (app.count("--test-lose-dirty") > 0) {
+      const uint64_t pages = so.memory / kPageSize;
+      if (lose_dirty < 1 || static_cast<uint64_t>(lose_dirty) > pages) {
+        throw UsageError(
+            fmt::format("--test-lose-dirty: N must be between 1 and the guest's {} "
+                        "pages, not {}",
+                        pages, lose_dirty));
+      }
+      if (so.postcopy_after >= 0 && so.postcopy_after < engine::kLoseDirtyIteration) {
+        throw UsageError("--test-lose-dirty in postcopy needs --postcopy-after 2 or more");
+      }
+      if (so.postcopy_after < 0 && so.max_iterations < engine::kLoseDirtyIteration) {
+        throw UsageError("--test-lose-dirty needs --max-iterations 2 or more");
+      }
+      so.lose_dirty = static_cast<uint64_t>(lose_dirty);
     }
     if (!drop.empty()) {
       // A bare number is bytes here (a fault position), a suffixed one a size.

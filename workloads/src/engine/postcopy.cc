@@ -9,13 +9,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "page_writer.hpp"
 
 namespace migtest::engine {
 
 PostcopyDestination::PostcopyDestination(uint8_t* base, uint64_t pages)
-    : base_(base), pages_(pages), present_(pages), requested_at_(pages) {
+    : base_(base), pages_(pages), present_(pages), requested_at_(pages), installed_gen_(pages) {
   const int fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
   if (fd < 0) {
     throw RuntimeError(
@@ -40,7 +41,18 @@ PostcopyDestination::PostcopyDestination(uint8_t* base, uint64_t pages)
 PostcopyDestination::~PostcopyDestination() { Stop(); }
 
 void PostcopyDestination::Install(uint64_t page, const uint8_t* data) {
-  if (present_[page].load(std::memory_order_acquire)) return;
+  if (present_[page].load(std::memory_order_acquire)) {
+    // After the switch, the other channel placed it first (both carry the stopped source's
+    // content). Before it, a precopy round resends a page dirtied since: the newer copy
+    // replaces the old one, as a plain precopy's would (nothing runs here yet, and a present
+    // page takes no fault). Dropping it left the stale copy in place, which only the old
+    // content-based discard at the switch had hidden.
+    if (started_.load(std::memory_order_acquire)) return;
+    std::memcpy(base_ + page * kPageSize, data, kPageSize);
+    installed_gen_[page] = PageGeneration(data);
+    Check(page, data);
+    return;
+  }
   uffdio_copy copy{};
   copy.dst = reinterpret_cast<uint64_t>(base_ + page * kPageSize);
   copy.src = reinterpret_cast<uint64_t>(data);
@@ -50,6 +62,8 @@ void PostcopyDestination::Install(uint64_t page, const uint8_t* data) {
     if (errno == EAGAIN || errno == EINTR) continue;
     throw RuntimeError(fmt::format("UFFDIO_COPY of page {}: {}", page, ErrnoText(errno)));
   }
+  // Only the thread whose copy landed gets here for this placement; read after Finish().
+  installed_gen_[page] = PageGeneration(data);
   present_[page].store(1, std::memory_order_release);
   present_count_.fetch_add(1);
   if (started_.load(std::memory_order_acquire)) {
@@ -58,32 +72,38 @@ void PostcopyDestination::Install(uint64_t page, const uint8_t* data) {
       std::lock_guard lock(mutex_);
       latencies_.push_back(Duration((MonoNs() - asked) / 1000));
     }
-    // The copy that was placed, not the page: a woken vCPU may already be writing it.
-    Check(page, data);
   }
+  // The copy that was placed, not the page: a woken vCPU may already be writing it. Checked on
+  // arrival, in precopy too, so that no check of present pages lengthens the downtime.
+  Check(page, data);
 }
 
 void PostcopyDestination::Check(uint64_t page, const uint8_t* p) {
   std::string why;
-  bool ok = VerifyPage(p, page, &why);
-  if (ok && PageGeneration(p) != table_[page]) {
-    why = fmt::format("page {}: generation {}, the source's is {}", page, PageGeneration(p),
-                      table_[page]);
-    ok = false;
-  }
-  if (!ok) {
+  if (!VerifyPage(p, page, &why)) {
     std::lock_guard lock(mutex_);
     if (first_error_.empty()) first_error_ = why;
   }
 }
 
-void PostcopyDestination::Start(Channel urgent, std::vector<uint64_t> table) {
-  table_ = std::move(table);
-  // Pages that came in precopy and were written on the source since are stale: drop them, so
-  // that they fault and come again (QEMU's discard of the dirty bitmap at the switch).
+bool PostcopyDestination::CompareGenerations(const std::vector<uint64_t>& table,
+                                             std::string* why) const {
+  for (uint64_t i = 0; i < pages_; ++i) {
+    if (installed_gen_[i] != table[i]) {
+      *why = fmt::format("page {}: generation {}, the source's is {} (a lost update)", i,
+                         installed_gen_[i], table[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+void PostcopyDestination::Start(Channel urgent, const std::vector<uint64_t>& discard) {
+  // Pages that came in precopy and were dirtied on the source since, by the source's dirty
+  // bitmap (not by their content: a page whose dirty bit was lost stays, stale, as in a VMM).
   for (uint64_t i = 0; i < pages_; ++i) {
     uint8_t* p = base_ + i * kPageSize;
-    if (present_[i].load() && PageGeneration(p) != table_[i]) {
+    if (present_[i].load() && ((discard[i / 64] >> (i % 64)) & 1)) {
       if (::madvise(p, kPageSize, MADV_DONTNEED) != 0) {
         throw RuntimeError(fmt::format("discarding stale page {}: {}", i, ErrnoText(errno)));
       }
@@ -96,13 +116,6 @@ void PostcopyDestination::Start(Channel urgent, std::vector<uint64_t> table) {
   started_ = true;
   fault_thread_ = std::thread([this] { FaultLoop(); });
   urgent_thread_ = std::thread([this] { UrgentLoop(); });
-}
-
-bool PostcopyDestination::VerifyPresent(std::string* why) {
-  for (uint64_t i = 0; i < pages_; ++i) {
-    if (present_[i].load(std::memory_order_acquire)) Check(i, base_ + i * kPageSize);
-  }
-  return Verified(why);
 }
 
 void PostcopyDestination::FaultLoop() {

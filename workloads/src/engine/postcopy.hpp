@@ -24,15 +24,19 @@ class PostcopyDestination {
   PostcopyDestination(const PostcopyDestination&) = delete;
   PostcopyDestination& operator=(const PostcopyDestination&) = delete;
 
-  // Places a page (UFFDIO_COPY) unless it is already there. Thread-safe.
+  // Places a page (UFFDIO_COPY) unless it is already there, checks the copy's content and keeps
+  // its generation. Thread-safe.
   void Install(uint64_t page, const uint8_t* data);
-  // Postcopy starts: the fault thread and the urgent channel's receiver run; pages installed
-  // from now on are checked against `table` (the source's generation of each page).
-  void Start(Channel urgent, std::vector<uint64_t> table);
-  // Checks the pages present at the switch against the table.
-  bool VerifyPresent(std::string* why);
+  // Postcopy starts: pages whose bit is set in `discard` (the source's dirty bitmap at the
+  // switch, one bit a page) are dropped so that they fault and come again (QEMU's discard); then
+  // the fault thread and the urgent channel's receiver run.
+  void Start(Channel urgent, const std::vector<uint64_t>& discard);
   // Waits (20 s at most) until every page is present, then ends the urgent channel.
   void Finish();
+  // After Finish(): every page's generation as installed against `table`, the source's memory
+  // as it stopped. A page whose dirty bit was lost still holds the generation precopy sent.
+  bool CompareGenerations(const std::vector<uint64_t>& table, std::string* why) const;
+  // Content errors of the copies installed (VerifyPage), if any.
   bool Verified(std::string* why) const;
   std::vector<Duration> Latencies() const;
   uint64_t discarded() const { return discarded_; }  // stale precopy pages dropped at the switch
@@ -49,7 +53,7 @@ class PostcopyDestination {
   std::vector<std::atomic<uint8_t>> present_;
   std::vector<std::atomic<int64_t>> requested_at_;  // mono ns, 0 = not requested
   std::atomic<uint64_t> present_count_{0};
-  std::vector<uint64_t> table_;
+  std::vector<uint64_t> installed_gen_;  // generation of each page's installed copy
   std::atomic<bool> started_{false};
   uint64_t discarded_ = 0;
   std::atomic<bool> stop_{false};

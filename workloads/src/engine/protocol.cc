@@ -74,7 +74,7 @@ void Channel::ReadPayload(void* into, size_t length) {
 Header Channel::Receive() {
   Header h;
   ReadPayload(&h, sizeof h);
-  if (h.type < static_cast<uint32_t>(Msg::kHello) || h.type > static_cast<uint32_t>(Msg::kEnd) ||
+  if (h.type < static_cast<uint32_t>(Msg::kHello) || h.type > static_cast<uint32_t>(Msg::kVerify) ||
       h.length > (uint64_t{1} << 32)) {
     throw RuntimeError(
         fmt::format("{} sent garbage (message type {}, length {})", peer_, h.type, h.length));

@@ -7,11 +7,16 @@
 //   kPages      a=first index, b=count, payload: count × 4 KiB, contiguous pages
 //   kIterEnd    a=iteration
 //   kStopCopy   a=source pause mono ns (downtime starts there)
-//   kState      payload: the device state: every page's generation (8 bytes a page), which the
-//               destination checks each page against, then an opaque blob
+//   kState      precopy: the device state, JSON {"pages_sent": N}: the destination checks that
+//               every page arrived, and N pages, before resuming;
+//               postcopy: the dirty bitmap at the switch (8 bytes per 64 pages): what to discard
 //   kDone       a=dest resume mono ns, b=1 if memory verified; payload: JSON (error, latency)
-//   kPostcopy   the source is paused; the destination runs and requests what it lacks
+//   kPostcopy   a=source pause mono ns; the destination runs and requests what it lacks
 //   kRequest    (urgent connection, destination → source) a=page index
+//   kResumed    a=dest resume mono ns; payload: JSON {"checkpoints": [mono ns, …]}, the
+//               destination's ends of the downtime phases before the resume
+//   kVerify     (after kResumed) every page's generation in the source's memory as it stopped
+//               (8 bytes a page): what the destination's pages must hold
 // All integers little-endian (host order; both sides are the same binary).
 #pragma once
 
@@ -35,6 +40,8 @@ enum class Msg : uint32_t {
   kPostcopy,
   kRequest,
   kEnd,
+  kResumed,
+  kVerify,  // the last: Channel::Receive rejects types past it
 };
 
 struct Header {

@@ -13,8 +13,9 @@
 
 namespace migtest::engine {
 
-WpTracker::WpTracker(uint8_t* base, uint64_t pages, std::atomic<uint64_t>* bitmap)
-    : base_(base), pages_(pages), bitmap_(bitmap) {
+WpTracker::WpTracker(uint8_t* base, uint64_t pages, std::atomic<uint64_t>* bitmap,
+                     const std::atomic<uint8_t>* untracked, std::atomic<uint64_t>* lost)
+    : base_(base), pages_(pages), bitmap_(bitmap), untracked_(untracked), lost_(lost) {
   const int fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
   if (fd < 0) {
     throw RuntimeError(
@@ -69,7 +70,11 @@ void WpTracker::Loop() {
     const uint64_t page =
         (msg.arg.pagefault.address - reinterpret_cast<uint64_t>(base_)) / kPageSize;
     if (page >= pages_) continue;
-    bitmap_[page / 64].fetch_or(uint64_t{1} << (page % 64), std::memory_order_release);
+    if (untracked_ && untracked_[page].load(std::memory_order_acquire)) {
+      lost_->fetch_add(1, std::memory_order_relaxed);  // the write goes on, unlogged
+    } else {
+      bitmap_[page / 64].fetch_or(uint64_t{1} << (page % 64), std::memory_order_release);
+    }
     traps_.fetch_add(1, std::memory_order_relaxed);
     try {
       Protect(page, 1, false);

@@ -15,7 +15,10 @@ namespace migtest::engine {
 class WpTracker {
  public:
   // The region must be populated (pre-heated). Throws RuntimeError naming what the kernel lacks.
-  WpTracker(uint8_t* base, uint64_t pages, std::atomic<uint64_t>* bitmap);
+  // `untracked` (optional, one flag a page): a trap on a flagged page is not logged in the
+  // bitmap but counted in `lost` (the --test-lose-dirty knob: dirty tracking broken on purpose).
+  WpTracker(uint8_t* base, uint64_t pages, std::atomic<uint64_t>* bitmap,
+            const std::atomic<uint8_t>* untracked = nullptr, std::atomic<uint64_t>* lost = nullptr);
   ~WpTracker();
   WpTracker(const WpTracker&) = delete;
   WpTracker& operator=(const WpTracker&) = delete;
@@ -30,6 +33,8 @@ class WpTracker {
   uint8_t* base_;
   uint64_t pages_;
   std::atomic<uint64_t>* bitmap_;
+  const std::atomic<uint8_t>* untracked_;
+  std::atomic<uint64_t>* lost_;
   Fd uffd_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> traps_{0};
