@@ -4,7 +4,7 @@
 //
 // `summary` finds every result.json under DIR (<Suite>/<Test>/result.json, as the fixtures write
 // them), takes each test's verdict from gtest's JUnit XML files (--junit, or every *.xml under
-// DIR), and prints one row per test: downtime, total time, iterations, worst stall, p99 postcopy
+// DIR), and prints one row per test: downtime, the guest's pause, total time, iterations, worst stall, p99 postcopy
 // request latency, STOP→RESUME gap, guest blackout, the guest's health, verdict. It reads result.json's documented keys (a public
 // contract: never renamed), so it also reads files written by older versions. Exit code 0 when
 // every test passed (or was skipped), 1 when one failed, 2 on bad input.
@@ -87,7 +87,7 @@ std::string Us(std::optional<double> us) {
 }
 
 struct Row {
-  std::string test, downtime, total, iterations, stall, p99, gap, blackout, guest, status, verdict;
+  std::string test, downtime, pause, total, iterations, stall, p99, gap, blackout, guest, status, verdict;
   fs::path file;
 };
 
@@ -105,6 +105,9 @@ Row ReadResult(const fs::path& file, const fs::path& root) {
   if (file.filename() != "result.json") row.test += " (" + file.stem().string() + ")";
   const json m = j.value("migration", json::object());
   row.downtime = Ms(Number(m, "/downtime_ms"_json_pointer));
+  // The guest's pause measured apart from the VMM (QEMU's trace checkpoints); QEMU's own
+  // downtime is the source's side only.
+  row.pause = Ms(Number(m, "/guest_pause_ms"_json_pointer));
   row.total = Ms(Number(m, "/total_time_ms"_json_pointer));
   row.iterations =
       m.contains("iterations") && m["iterations"].is_array() && !m["iterations"].empty()
@@ -183,16 +186,18 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
   for (const auto& [id, v] : verdicts) {
     bool seen = std::any_of(rows.begin(), rows.end(),
                             [&](const Row& r) { return r.test.substr(0, r.test.find(' ')) == id; });
-    if (!seen) rows.push_back({id, "-", "-", "-", "-", "-", "-", "-", "-", "no result.json", v.text, {}});
+    if (!seen) rows.push_back(
+          {id, "-", "-", "-", "-", "-", "-", "-", "-", "-", "no result.json", v.text, {}});
   }
   const std::vector<std::string> head = {
-      "test",         "downtime",    "total",    "iters", "worst stall", "p99 postcopy",
-      "stop-resume", "blackout",    "guest",    "status", "verdict"};
+      "test",        "downtime", "guest pause", "total",  "iters",  "worst stall",
+      "p99 postcopy", "stop-resume", "blackout", "guest", "status", "verdict"};
   std::vector<size_t> w(head.size());
   for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
   auto cells = [](const Row& r) {
-    return std::vector<std::string>{r.test, r.downtime, r.total, r.iterations, r.stall,  r.p99,
-                                    r.gap,  r.blackout, r.guest, r.status,     r.verdict};
+    return std::vector<std::string>{r.test, r.downtime, r.pause,    r.total, r.iterations,
+                                    r.stall, r.p99,     r.gap,      r.blackout, r.guest,
+                                    r.status, r.verdict};
   };
   for (const auto& r : rows) {
     auto c = cells(r);
