@@ -4,6 +4,7 @@
 
 #include "migtest/matchers.hpp"
 #include "migtest/results.hpp"
+#include "../results/test_data.hpp"
 
 namespace migtest {
 namespace {
@@ -15,7 +16,7 @@ using ::testing::Lt;
 using ::testing::Matcher;
 using ::testing::Not;
 
-std::string Data(const std::string& name) { return std::string(MIGTEST_TEST_DATA) + "/" + name; }
+using testing_data::Data;
 
 template <typename T, typename M>
 std::string Explain(const M& m, const T& value) {

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include "test_data.hpp"
 
 namespace {
 
@@ -30,7 +31,7 @@ Outcome RunParse(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-std::string Data(const std::string& name) { return std::string(MIGTEST_TEST_DATA) + "/" + name; }
+using migtest::testing_data::Data;
 
 TEST(MigtestParseCliTest, PrintsOneDocumentPerFile) {
   auto r = RunParse(Data("tlmz_seed.log") + " " + Data("cloud_hypervisor_seed.txt"));

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "migtest/results.hpp"
+#include "test_data.hpp"
 
 namespace migtest {
 namespace {
@@ -18,14 +19,9 @@ using ::testing::ElementsAre;
 using ::testing::Optional;
 using ::testing::Pair;
 
-std::string Data(const std::string& name) { return std::string(MIGTEST_TEST_DATA) + "/" + name; }
+using testing_data::Data;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing_data::Slurp;
 
 Iteration OnlyIndex(int index) {
   Iteration it;

@@ -9,6 +9,7 @@
 
 #include "migtest/matchers.hpp"
 #include "migtest/results.hpp"
+#include "test_data.hpp"
 
 namespace migtest {
 namespace {
@@ -21,14 +22,9 @@ using ::testing::Lt;
 using ::testing::Not;
 using ::testing::Optional;
 
-std::string Data(const std::string& name) { return std::string(MIGTEST_TEST_DATA) + "/" + name; }
+using testing_data::Data;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing_data::Slurp;
 
 std::vector<std::string> PhaseNames(const MigrationResult& m) {
   std::vector<std::string> names;
