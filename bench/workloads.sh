@@ -18,13 +18,9 @@ for tool in iperf3 sockperf jq; do
 done
 
 if [ ! -f "$build/CMakeCache.txt" ]; then cmake --preset default >/dev/null; fi
-cmake --build "$build" --target migmon -j "${MIGTEST_JOBS:-2}" >/dev/null
+cmake --build "$build" --target migmon touch_loop -j "${MIGTEST_JOBS:-2}" >/dev/null
 migmon="$root/$build/workloads/migmon"
-mkdir -p "$build/bench"
 touch_loop="$root/$build/bench/touch_loop"
-if [ ! -x "$touch_loop" ] || [ bench/touch_loop.cc -nt "$touch_loop" ]; then
-  g++ -std=c++20 -O2 -o "$touch_loop" bench/touch_loop.cc
-fi
 
 tmp=$(mktemp -d)
 cleanup() {  # our still-running background jobs only (finished ones are not signalled)
