@@ -31,6 +31,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "compare/stats.hpp"
@@ -358,6 +359,11 @@ int Digits(double v) {
 std::string Num(double v, int digits) { return fmt::format("{:.{}f}", v, digits); }
 
 // Both sides of a row with the same digits (those of the larger mean).
+// "1 test", "2 tests".
+std::string Count(size_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
 std::string MeanCell(const MeanSd& s, const MeanSd& other) {
   if (s.n == 0) return "-";
   const int d = Digits(std::max(std::abs(s.mean), other.n ? std::abs(other.mean) : 0.0));
@@ -543,7 +549,7 @@ int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
       comparisons.push_back(std::move(c));
     }
   }
-  int regressions = 0, improvements = 0;
+  size_t regressions = 0, improvements = 0;
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : comparisons) {
     regressions += c.verdict == Verdict::kRegression;
@@ -569,10 +575,10 @@ int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
   PrintTable({"test", "metric", "baseline mean ± sd (n)", "candidate mean ± sd (n)", "change", "p",
               "verdict"},
              rows, markdown);
-  std::cout << fmt::format("\n{}{} tests, {} comparisons: {} regression{}, {} improvement{}{}\n",
-                           markdown ? "\n" : "", base.tests.size(), comparisons.size(), regressions,
-                           regressions == 1 ? "" : "s", improvements, improvements == 1 ? "" : "s",
-                           regressions ? ": " + RegressionList(comparisons) : "");
+  std::cout << fmt::format(
+      "\n{}{}, {}: {}, {}{}\n", markdown ? "\n" : "", Count(base.tests.size(), "test"),
+      Count(comparisons.size(), "comparison"), Count(regressions, "regression"),
+      Count(improvements, "improvement"), regressions ? ": " + RegressionList(comparisons) : "");
   PrintNotes(notes, markdown);
   return regressions > 0 ? 1 : 0;
 }
@@ -676,16 +682,15 @@ int History(const std::vector<fs::path>& dirs, size_t window, const Thresholds& 
       names.back(), newest.runs, window_name, kAlpha, thresholds.global);
   std::cout << (markdown ? "**migtest-compare --history**: " + intro + "\n\n" : intro + "\n\n");
   PrintTable(head, rows, markdown);
-  int regressions = 0, improvements = 0;
+  size_t regressions = 0, improvements = 0;
   for (const auto& c : comparisons) {
     regressions += c.verdict == Verdict::kRegression;
     improvements += c.verdict == Verdict::kImprovement;
   }
-  std::cout << fmt::format(
-      "\n{}{} tests in the newest night: {} regression{}, {} improvement{}{}\n",
-      markdown ? "\n" : "", newest.tests.size(), regressions, regressions == 1 ? "" : "s",
-      improvements, improvements == 1 ? "" : "s",
-      regressions ? ": " + RegressionList(comparisons) : "");
+  std::cout << fmt::format("\n{}{} in the newest night: {}, {}{}\n", markdown ? "\n" : "",
+                           Count(newest.tests.size(), "test"), Count(regressions, "regression"),
+                           Count(improvements, "improvement"),
+                           regressions ? ": " + RegressionList(comparisons) : "");
   PrintNotes(notes, markdown);
   return regressions > 0 ? 1 : 0;
 }
