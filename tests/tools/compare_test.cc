@@ -1,0 +1,404 @@
+// migtest-compare on synthetic result.json trees whose answers are known: the same values on both
+// sides, shifts of 20 % and 2 %, improvements, bad input, and a nightly history.
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "migtest/fixtures/lab.hpp"
+#include "migtest/fixtures/process.hpp"
+
+namespace migtest {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Lt;
+using ::testing::Not;
+using ::testing::StartsWith;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+// n values spread evenly over mean ± `spread` % (so their mean is `mean` exactly); `rotate`
+// writes them in another order, so that two sides from one distribution are not the same files.
+std::vector<double> Sample(double mean, double spread, size_t n = 10, size_t rotate = 0) {
+  std::vector<double> v;
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (k + rotate) % n;
+    const double deviation = n == 1 ? 0 : -1 + 2.0 * static_cast<double>(i) / (n - 1);
+    v.push_back(mean * (1 + deviation * spread / 100));
+  }
+  return v;
+}
+
+// The columns of a text-table row (cells are separated by two or more spaces).
+std::vector<std::string> Cells(const std::string& line) {
+  std::vector<std::string> cells;
+  std::regex sep(" {2,}");
+  for (std::sregex_token_iterator it(line.begin(), line.end(), sep, -1), end; it != end; ++it) {
+    if (!it->str().empty()) cells.push_back(*it);
+  }
+  return cells;
+}
+
+class CompareTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    InstallLeakChecker();
+    root_ = ArtifactDir() / "runs";
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+
+  // <root>/<side>/<Suite>/<Test>/run-<k>/result.json, one per value, with `migration` from `make`.
+  void Write(const std::string& side, const std::string& test, const std::vector<double>& values,
+             const std::function<json(double)>& make) {
+    std::string folder = test;
+    std::replace(folder.begin(), folder.end(), '.', '/');
+    for (size_t k = 0; k < values.size(); ++k) {
+      fs::path dir = root_ / side / folder / fmt::format("run-{}", k + 1);
+      fs::create_directories(dir);
+      json doc = {{"schema", "migtest.result/1"},
+                  {"format", "migtest"},
+                  {"test", test},
+                  {"migration", make(values[k])}};
+      std::ofstream(dir / "result.json") << doc.dump(2);
+    }
+  }
+  // Downtime in microseconds, as the fixtures write it (`_us` beside `_ms`).
+  void WriteDowntimes(const std::string& side, const std::string& test,
+                      const std::vector<double>& ms) {
+    Write(side, test, ms, [](double v) {
+      return json{{"status", "completed"},
+                  {"downtime_ms", static_cast<long>(v)},
+                  {"downtime_us", std::lround(v * 1000)},
+                  {"total_time_ms", 1500}};
+    });
+  }
+
+  Process& Compare(std::vector<std::string> args) {
+    return lab_.Start({.name = fmt::format("compare-{}", ++runs_),
+                       .exe = MIGTEST_COMPARE,
+                       .args = std::move(args)});
+  }
+  Process& Compare() { return Compare({Dir("base"), Dir("cand")}); }
+  std::string Dir(const std::string& side) const { return (root_ / side).string(); }
+
+  // The row of `test` and `metric` in the text table, split into cells; empty if none.
+  static std::vector<std::string> Row(const Process& p, const std::string& test,
+                                      const std::string& metric) {
+    for (const auto& line : p.Lines()) {
+      auto cells = Cells(line);
+      if (cells.size() >= 2 && cells[0] == test && cells[1].rfind(metric, 0) == 0) return cells;
+    }
+    return {};
+  }
+
+  fs::path root_;
+  int runs_ = 0;
+  Supervisor lab_{ArtifactDir()};
+};
+
+TEST_F(CompareTest, IdenticalDistributionsAreNoRegression) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(60, 4, 10, 3));
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  auto row = Row(p, "PrecopySlo.Busy", "downtime");
+  ASSERT_EQ(row.size(), 7u) << p.Stdout();
+  EXPECT_EQ(row[2], "60.0 ± 1.6 (10)");
+  EXPECT_EQ(row[3], "60.0 ± 1.6 (10)");
+  EXPECT_EQ(row[4], "+0.0%");
+  EXPECT_EQ(row[5], "1.0000");
+  EXPECT_EQ(row[6], "no significant change");
+  EXPECT_THAT(p.Stdout(), HasSubstr("0 regressions, 0 improvements"));
+}
+
+TEST_F(CompareTest, TwentyPercentDowntimeShiftIsARegression) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(72, 4, 10, 3));
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  auto row = Row(p, "PrecopySlo.Busy", "downtime");
+  ASSERT_EQ(row.size(), 7u) << p.Stdout();
+  EXPECT_EQ(row[1], "downtime [ms]");
+  EXPECT_EQ(row[3], "72.0 ± 1.9 (10)");
+  EXPECT_EQ(row[4], "+20.0%");
+  EXPECT_THAT(std::stod(row[5]), Lt(0.01)) << row[5];
+  EXPECT_EQ(row[6], "REGRESSION");
+  // Unchanged metrics of the same test are not.
+  EXPECT_EQ(Row(p, "PrecopySlo.Busy", "total_time").at(6), "no significant change");
+  EXPECT_THAT(p.Stdout(), HasSubstr("1 regression, 0 improvements: PrecopySlo.Busy downtime"));
+
+  Process& again = Compare();
+  ASSERT_TRUE(again.WaitForExitCode(1, Scaled(30s)));
+  EXPECT_EQ(again.Stdout(), p.Stdout()) << "a fixed seed: reruns print the same p-values";
+}
+
+TEST_F(CompareTest, TwoPercentShiftIsBelowTheNoiseThreshold) {
+  // Little noise, so that a 2 % shift is significant: it is the threshold that keeps it quiet.
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 0.5));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(61.2, 0.5, 10, 3));
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  auto row = Row(p, "PrecopySlo.Busy", "downtime");
+  ASSERT_EQ(row.size(), 7u) << p.Stdout();
+  EXPECT_EQ(row[4], "+2.0%");
+  EXPECT_THAT(std::stod(row[5]), Lt(0.01));
+  EXPECT_EQ(row[6], "within 5% threshold");
+}
+
+TEST_F(CompareTest, DowntimeDownIsAnImprovement) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(48, 4, 10, 3));
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  auto row = Row(p, "PrecopySlo.Busy", "downtime");
+  ASSERT_EQ(row.size(), 7u) << p.Stdout();
+  EXPECT_EQ(row[4], "-20.0%");
+  EXPECT_EQ(row[6], "improvement");
+  EXPECT_THAT(p.Stdout(), HasSubstr("0 regressions, 1 improvement"));
+}
+
+TEST_F(CompareTest, BandwidthUpIsAnImprovementDownARegression) {
+  auto bandwidth = [](double mib_s) {
+    return json{{"status", "completed"}, {"bandwidth_mib_s", {mib_s - 10, mib_s + 10}}};
+  };
+  Write("base", "PrecopySlo.Busy", Sample(1900, 4), bandwidth);
+  Write("up", "PrecopySlo.Busy", Sample(2280, 4, 10, 3), bandwidth);
+  Write("down", "PrecopySlo.Busy", Sample(1520, 4, 10, 3), bandwidth);
+  Process& up = Compare({Dir("base"), Dir("up")});
+  ASSERT_TRUE(up.WaitForExitCode(0, Scaled(30s))) << up.Stdout();
+  auto row = Row(up, "PrecopySlo.Busy", "bandwidth");
+  ASSERT_EQ(row.size(), 7u) << up.Stdout();
+  EXPECT_EQ(row[1], "bandwidth [MiB/s]");
+  EXPECT_EQ(row[2], "1900 ± 51 (10)") << "the mean of each run's samples";
+  EXPECT_EQ(row[4], "+20.0%");
+  EXPECT_EQ(row[6], "improvement");
+
+  Process& down = Compare({Dir("base"), Dir("down")});
+  ASSERT_TRUE(down.WaitForExitCode(1, Scaled(30s))) << down.Stdout();
+  EXPECT_EQ(Row(down, "PrecopySlo.Busy", "bandwidth").at(6), "REGRESSION");
+}
+
+TEST_F(CompareTest, PerMetricThresholdOverridesTheGlobalOne) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(72, 4, 10, 3));
+  Process& loose = Compare({Dir("base"), Dir("cand"), "--threshold", "downtime=25"});
+  ASSERT_TRUE(loose.WaitForExitCode(0, Scaled(30s))) << loose.Stdout();
+  EXPECT_EQ(Row(loose, "PrecopySlo.Busy", "downtime").at(6), "within 25% threshold");
+
+  Process& global = Compare({Dir("base"), Dir("cand"), "--threshold", "25"});
+  ASSERT_TRUE(global.WaitForExitCode(0, Scaled(30s))) << global.Stdout();
+
+  Process& strict =
+      Compare({Dir("base"), Dir("cand"), "--threshold", "25", "--threshold", "downtime=10"});
+  ASSERT_TRUE(strict.WaitForExitCode(1, Scaled(30s))) << strict.Stdout();
+  EXPECT_EQ(Row(strict, "PrecopySlo.Busy", "downtime").at(6), "REGRESSION");
+
+  Process& typo = Compare({Dir("base"), Dir("cand"), "--threshold", "downtme=10"});
+  ASSERT_TRUE(typo.WaitForExitCode(2, Scaled(30s)));
+  EXPECT_THAT(typo.LastLine(), HasSubstr("unknown metric 'downtme'"));
+}
+
+TEST_F(CompareTest, DifferentTestSetsAreBadInput) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Extra", Sample(60, 4));
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(2, Scaled(30s)));
+  ASSERT_EQ(p.Lines(true).size(), 1u) << "one line";
+  EXPECT_THAT(p.LastLine(), HasSubstr("only in " + Dir("cand") + ": PrecopySlo.Extra"));
+  EXPECT_EQ(p.Stdout(), "");
+}
+
+TEST_F(CompareTest, FewerThanThreeRunsIsBadInput) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(60, 4, 2));
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(2, Scaled(30s)));
+  EXPECT_THAT(p.LastLine(), HasSubstr("PrecopySlo.Busy has 2 runs in " + Dir("cand")));
+}
+
+TEST_F(CompareTest, GarbageIsBadInputNamingTheFile) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(60, 4));
+  const fs::path garbage = root_ / "cand" / "PrecopySlo" / "Busy" / "run-3" / "result.json";
+  std::ofstream(garbage) << "{\"migration\": ";
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(2, Scaled(30s)));
+  ASSERT_EQ(p.Lines(true).size(), 1u);
+  EXPECT_THAT(p.LastLine(), StartsWith("migtest-compare: " + garbage.string() + ": not JSON"));
+
+  std::ofstream(garbage) << R"({"test": "PrecopySlo.Busy", "migration": {"downtime_ms": "fast"}})";
+  Process& wrong_type = Compare();
+  ASSERT_TRUE(wrong_type.WaitForExitCode(2, Scaled(30s)));
+  EXPECT_THAT(wrong_type.LastLine(),
+              HasSubstr(garbage.string() + ": migration.downtime_ms is a string, not a number"));
+
+  std::ofstream(garbage) << R"({"migration": {"downtime_ms": 60}})";
+  Process& untitled = Compare();
+  ASSERT_TRUE(untitled.WaitForExitCode(2, Scaled(30s)));
+  EXPECT_THAT(untitled.LastLine(), HasSubstr(garbage.string() + ": no \"test\" field"));
+
+  Process& missing = Compare({Dir("base"), Dir("nope")});
+  ASSERT_TRUE(missing.WaitForExitCode(2, Scaled(30s)));
+  EXPECT_THAT(missing.LastLine(), HasSubstr(Dir("nope") + ": not a directory"));
+
+  Process& usage = Compare({"--bogus"});
+  ASSERT_TRUE(usage.WaitForExitCode(2, Scaled(30s)));
+}
+
+TEST_F(CompareTest, MetricAbsentOnOneSideIsShownNotCompared) {
+  WriteDowntimes("base", "PostcopySlo.Busy", Sample(60, 4));
+  Write("cand", "PostcopySlo.Busy", Sample(60, 4, 10, 3), [](double v) {
+    return json{{"status", "completed"},
+                {"downtime_ms", v},
+                {"total_time_ms", 1500},
+                {"postcopy_latency_us", {{"p50", 110}, {"p99", 2500}}}};
+  });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  auto row = Row(p, "PostcopySlo.Busy", "postcopy_p99");
+  ASSERT_EQ(row.size(), 7u) << p.Stdout();
+  EXPECT_EQ(row[2], "-");
+  EXPECT_EQ(row[3], "2500 ± 0 (10)");
+  EXPECT_EQ(row[5], "-");
+  EXPECT_EQ(row[6], "absent in baseline");
+  EXPECT_TRUE(Row(p, "PostcopySlo.Busy", "blackout").empty()) << "absent on both sides: no row";
+}
+
+TEST_F(CompareTest, GuestPauseAndTracePhasesAreCompared) {
+  // The guest's pause is the downtime when present (QEMU's downtime_ms is the source's side
+  // only: unchanged here); each downtime_breakdown phase is a metric of its own.
+  auto qemu = [](double pause_ms) {
+    return json{{"status", "completed"},
+                {"downtime_ms", 10},
+                {"guest_pause_ms", static_cast<long>(pause_ms)},
+                {"guest_pause_us", std::lround(pause_ms * 1000)},
+                {"downtime_breakdown",
+                 {{{"phase", "source-save"}, {"ms", 3}, {"us", 3000}},
+                  {{"phase", "destination-load"}, {"ms", 0}, {"us", std::lround(pause_ms * 500)}}}},
+                {"iterations", {{{"index", 1}, {"sync_us", 1200}}, {{"index", 2}, {"sync_ms", 4}}}},
+                {"stalls", {{{"section", "ram"}, {"duration_us", 2500}}}}};
+  };
+  Write("base", "QemuSlo.Idle", Sample(60, 4), qemu);
+  Write("cand", "QemuSlo.Idle", Sample(72, 4, 10, 3), qemu);
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  EXPECT_EQ(Row(p, "QemuSlo.Idle", "downtime").at(6), "REGRESSION");
+  auto load = Row(p, "QemuSlo.Idle", "phase:destination-load");
+  ASSERT_EQ(load.size(), 7u) << p.Stdout();
+  EXPECT_EQ(load[1], "phase:destination-load [ms]");
+  EXPECT_EQ(load[2], "30.0 ± 0.8 (10)") << "from `us`: the phase's `ms` is 0";
+  EXPECT_EQ(load[6], "REGRESSION");
+  EXPECT_EQ(Row(p, "QemuSlo.Idle", "phase:source-save").at(6), "no significant change");
+  EXPECT_EQ(Row(p, "QemuSlo.Idle", "iterations").at(2), "2.00 ± 0.00 (10)");
+  EXPECT_EQ(Row(p, "QemuSlo.Idle", "worst_sync").at(2), "4.00 ± 0.00 (10)")
+      << "the largest of iterations[].sync and stalls[].duration";
+}
+
+TEST_F(CompareTest, LayoutsDifferTheTestFieldDecides) {
+  // Baseline: several result-<k>.json in one folder; candidate: <Test>/run-<k>/result.json.
+  auto values = Sample(60, 4);
+  fs::create_directories(root_ / "base" / "flat");
+  for (size_t k = 0; k < values.size(); ++k) {
+    json doc = {{"test", "PrecopySlo.Busy"},
+                {"migration", {{"status", "completed"}, {"downtime_ms", values[k]}}}};
+    std::ofstream(root_ / "base" / "flat" / fmt::format("result-{}.json", k + 2)) << doc;
+  }
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(60, 4, 10, 3));
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout() << p.LastLine();
+  EXPECT_EQ(Row(p, "PrecopySlo.Busy", "downtime").at(2), "60.0 ± 1.6 (10)");
+}
+
+TEST_F(CompareTest, FewRunsSayWhyNoVerdictIsPossible) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 1, 3));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(90, 1, 3));
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  EXPECT_EQ(Row(p, "PrecopySlo.Busy", "downtime").at(5), "0.1000");
+  EXPECT_THAT(p.Stdout(), HasSubstr("PrecopySlo.Busy has 3 + 3 runs: the smallest p a "
+                                    "permutation test can give is 0.100"));
+}
+
+TEST_F(CompareTest, MarkdownForAJobSummary) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(72, 4, 10, 3));
+  Process& p = Compare({Dir("base"), Dir("cand"), "--markdown"});
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  const std::string out = p.Stdout();
+  EXPECT_THAT(out, HasSubstr("| test | metric | baseline mean ± sd (n) | candidate mean ± sd (n) "
+                             "| change | p | verdict |\n|---|---|---:|---:|---:|---:|---|\n"));
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex(R"(\| PrecopySlo\.Busy \| downtime \[ms\] \| 60\.0 ± 1\.6 \(10\) \| )"
+                      R"(72\.0 ± 1\.9 \(10\) \| \+20\.0% \| 0\.0\d+ \| \*\*REGRESSION\*\* \|)")))
+      << out;
+}
+
+class CompareHistoryTest : public CompareTest {
+ protected:
+  // Six nights of five runs each; the newest night's downtime is `last` ms (the others 60 ms).
+  std::vector<std::string> Nights(double last) {
+    std::vector<std::string> dirs;
+    for (int night = 1; night <= 6; ++night) {
+      const std::string name = fmt::format("2024-05-0{}", night);
+      const double mean = night == 6 ? last : 60 + night % 2;  // a little drift between nights
+      WriteDowntimes(name, "PrecopySlo.Busy", Sample(mean, 4, 5, static_cast<size_t>(night)));
+      WriteDowntimes(name, "PrecopySlo.Idle", Sample(10, 4, 5, static_cast<size_t>(night)));
+      dirs.push_back(Dir(name));
+    }
+    return dirs;
+  }
+};
+
+TEST_F(CompareHistoryTest, NewestNightThirtyPercentWorseIsFlagged) {
+  std::vector<std::string> args{"--history"};
+  for (auto& d : Nights(78)) args.push_back(d);
+  Process& p = Compare(args);
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  EXPECT_THAT(p.Stdout(), HasSubstr("the newest night (2024-05-06, 10 runs) against the pooled "
+                                    "runs of the previous 5 nights"));
+  auto head = Cells(p.Lines().at(2));
+  ASSERT_EQ(head.size(), 11u) << p.Stdout();
+  EXPECT_EQ(head[2], "2024-05-01");
+  EXPECT_EQ(head[7], "2024-05-06");
+  auto row = Row(p, "PrecopySlo.Busy", "downtime");
+  ASSERT_EQ(row.size(), 11u) << p.Stdout();
+  // The trend: each night's mean.
+  EXPECT_EQ(std::vector<std::string>(row.begin() + 2, row.begin() + 8),
+            (std::vector<std::string>{"61.0", "60.0", "61.0", "60.0", "61.0", "78.0"}));
+  EXPECT_EQ(row[8], "+28.7%") << "against the window's mean, 60.6";
+  EXPECT_THAT(std::stod(row[9]), Lt(0.01));
+  EXPECT_EQ(row[10], "REGRESSION");
+  EXPECT_EQ(Row(p, "PrecopySlo.Idle", "downtime").at(10), "no significant change");
+  EXPECT_THAT(p.Stdout(), HasSubstr("1 regression, 0 improvements: PrecopySlo.Busy downtime"));
+}
+
+TEST_F(CompareHistoryTest, SteadyNightsPassAndTheWindowIsK) {
+  std::vector<std::string> args{"--history", "--window", "2"};
+  for (auto& d : Nights(60.5)) args.push_back(d);
+  Process& p = Compare(args);
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  EXPECT_THAT(p.Stdout(), HasSubstr("the pooled runs of the previous 2 nights"));
+  EXPECT_EQ(Row(p, "PrecopySlo.Busy", "downtime").at(10), "no significant change");
+}
+
+TEST_F(CompareHistoryTest, TooFewRunsInTheNewestNightIsBadInput) {
+  auto dirs = Nights(60);
+  WriteDowntimes("2024-05-07", "PrecopySlo.Busy", Sample(60, 4, 1));
+  dirs.push_back(Dir("2024-05-07"));
+  std::vector<std::string> args{"--history"};
+  args.insert(args.end(), dirs.begin(), dirs.end());
+  Process& p = Compare(args);
+  ASSERT_TRUE(p.WaitForExitCode(2, Scaled(30s)));
+  EXPECT_THAT(p.LastLine(), HasSubstr("PrecopySlo.Busy has 1 run in " + Dir("2024-05-07")));
+}
+
+}  // namespace
+}  // namespace migtest

@@ -1,0 +1,741 @@
+// migtest-compare: A/B verdicts on migration figures that survive noisy runners.
+//
+//   migtest-compare BASELINE_DIR CANDIDATE_DIR [--threshold 5] [--threshold downtime=10]
+//                   [--markdown]
+//   migtest-compare --history NIGHT_DIR... [--window 5] [--threshold ...] [--markdown]
+//
+// Every result.json and result-*.json under a folder is one run of the test its `test` field
+// names (folder layouts differ between tools; repetitions are usually <Test>/run-<k>/result.json).
+// Per test and metric it prints mean ± sd (n) of each side, the change of the mean, the p-value of
+// a two-sided permutation test on the difference of means (9999 resamples, fixed seed, exact when
+// fewer splits exist) and a verdict. As Firecracker's A/B tests: a regression is p < 0.01 and a
+// change beyond a noise threshold (default 5 %) in the bad direction; an improvement never fails.
+// Run baseline and candidate alternately on the same host so that the host's drift is shared.
+//
+// History mode (nightly jobs): folders in the order given, oldest first; the trend is each night's
+// mean, and the newest night's runs are tested against the pooled runs of the K nights before it.
+//
+// Exit code: 0 no regression, 1 a regression, 2 bad input (one line naming the file or test).
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compare/stats.hpp"
+
+namespace fs = std::filesystem;
+using migtest::internal::MeanSd;
+using nlohmann::json;
+
+namespace {
+
+constexpr double kAlpha = 0.01;
+constexpr size_t kMinRuns = 3;
+
+// Bad input: the message names the file or the test, on one line.
+struct BadInput : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct MetricInfo {
+  std::string unit;
+  bool higher_is_better = false;
+};
+
+// The metrics in the order they are printed; `phase:<name>` rows (QEMU trace phases of the
+// downtime) follow in the order the phases first appear.
+const std::vector<std::pair<std::string, MetricInfo>>& KnownMetrics() {
+  static const std::vector<std::pair<std::string, MetricInfo>> metrics = {
+      {"downtime", {"ms", false}},     {"total_time", {"ms", false}},
+      {"iterations", {"", false}},     {"worst_sync", {"ms", false}},
+      {"postcopy_p50", {"us", false}}, {"postcopy_p99", {"us", false}},
+      {"blackout", {"ms", false}},     {"bandwidth", {"MiB/s", true}},
+  };
+  return metrics;
+}
+
+MetricInfo InfoOf(const std::string& metric) {
+  for (const auto& [name, info] : KnownMetrics()) {
+    if (name == metric) return info;
+  }
+  return {"ms", false};  // phase:<name>
+}
+
+bool IsMetricName(const std::string& name) {
+  if (name.rfind("phase:", 0) == 0) return name.size() > 6;
+  return std::any_of(KnownMetrics().begin(), KnownMetrics().end(),
+                     [&](const auto& m) { return m.first == name; });
+}
+
+struct Run {
+  fs::path file;
+  std::map<std::string, double> values;
+  std::string downtime_from;  // which key the downtime came from
+};
+
+// One folder's runs by test, and the phase names in the order they first appeared.
+struct Side {
+  fs::path dir;
+  std::map<std::string, std::vector<Run>> tests;
+  std::vector<std::string> phases;
+  size_t runs = 0;
+};
+
+// Reads the object's `<key>_us` (preferred: microsecond precision) or `<key>_ms`, in ms.
+// `where` is the object's path in the document, for the error message.
+std::optional<double> Millis(const json& obj, const std::string& key, const fs::path& file,
+                             const std::string& where) {
+  if (!obj.is_object()) return std::nullopt;
+  // Phases of downtime_breakdown are bare {"us", "ms"}: key "".
+  for (const auto& [suffix, scale] : {std::pair{"us", 1e-3}, std::pair{"ms", 1.0}}) {
+    auto it = obj.find(key.empty() ? std::string(suffix) : key + "_" + suffix);
+    if (it == obj.end() || it->is_null()) continue;
+    if (!it->is_number()) {
+      throw BadInput(fmt::format("{}: {}{} is a {}, not a number", file.string(), where, it.key(),
+                                 it->type_name()));
+    }
+    return it->get<double>() * scale;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> Number(const json& obj, const std::string& key, const fs::path& file,
+                             const std::string& where) {
+  if (!obj.is_object()) return std::nullopt;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number()) {
+    throw BadInput(
+        fmt::format("{}: {}{} is a {}, not a number", file.string(), where, key, it->type_name()));
+  }
+  return it->get<double>();
+}
+
+const json& Array(const json& obj, const std::string& key, const fs::path& file,
+                  const std::string& where) {
+  static const json empty = json::array();
+  if (!obj.is_object()) return empty;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return empty;
+  if (!it->is_array()) {
+    throw BadInput(
+        fmt::format("{}: {}{} is a {}, not an array", file.string(), where, key, it->type_name()));
+  }
+  return *it;
+}
+
+const json& Object(const json& obj, const std::string& key, const fs::path& file) {
+  static const json empty = json::object();
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return empty;
+  if (!it->is_object()) {
+    throw BadInput(
+        fmt::format("{}: {} is a {}, not an object", file.string(), key, it->type_name()));
+  }
+  return *it;
+}
+
+// A run's figures from result.json's documented keys (a public contract: never renamed).
+Run ReadRun(const fs::path& file, const json& j, std::vector<std::string>& phases) {
+  Run run;
+  run.file = file;
+  const json& m = Object(j, "migration", file);
+  const std::string mw = "migration.";
+  // The guest's pause measured apart from the VMM beats QEMU's STOP→RESUME gap, which beats the
+  // VMM's own downtime (for QEMU the source's side only).
+  for (const char* key : {"guest_pause", "stop_resume_gap", "downtime"}) {
+    if (auto v = Millis(m, key, file, mw)) {
+      run.values["downtime"] = *v;
+      run.downtime_from = key;
+      break;
+    }
+  }
+  if (auto v = Millis(m, "total_time", file, mw)) run.values["total_time"] = *v;
+  const json& iterations = Array(m, "iterations", file, mw);
+  if (!iterations.empty()) run.values["iterations"] = static_cast<double>(iterations.size());
+  std::optional<double> worst;
+  auto consider = [&](std::optional<double> v) {
+    if (v && (!worst || *v > *worst)) worst = v;
+  };
+  for (size_t i = 0; i < iterations.size(); ++i) {
+    consider(Millis(iterations[i], "sync", file, fmt::format("{}iterations[{}].", mw, i)));
+  }
+  const json& stalls = Array(m, "stalls", file, mw);
+  for (size_t i = 0; i < stalls.size(); ++i) {
+    consider(Millis(stalls[i], "duration", file, fmt::format("{}stalls[{}].", mw, i)));
+  }
+  if (worst) run.values["worst_sync"] = *worst;
+  if (auto it = m.find("postcopy_latency_us"); it != m.end() && it->is_object()) {
+    const std::string w = mw + "postcopy_latency_us.";
+    if (auto v = Number(*it, "p50", file, w)) run.values["postcopy_p50"] = *v;
+    if (auto v = Number(*it, "p99", file, w)) run.values["postcopy_p99"] = *v;
+  }
+  if (auto v = Millis(Object(j, "probe", file), "longest_blackout", file, "probe.")) {
+    run.values["blackout"] = *v;
+  }
+  const json& bandwidth = Array(m, "bandwidth_mib_s", file, mw);
+  if (!bandwidth.empty()) {
+    double sum = 0;
+    for (size_t i = 0; i < bandwidth.size(); ++i) {
+      if (!bandwidth[i].is_number()) {
+        throw BadInput(fmt::format("{}: {}bandwidth_mib_s[{}] is a {}, not a number", file.string(),
+                                   mw, i, bandwidth[i].type_name()));
+      }
+      sum += bandwidth[i].get<double>();
+    }
+    run.values["bandwidth"] = sum / static_cast<double>(bandwidth.size());
+  }
+  const json& breakdown = Array(m, "downtime_breakdown", file, mw);
+  for (size_t i = 0; i < breakdown.size(); ++i) {
+    const json& phase = breakdown[i];
+    const std::string w = fmt::format("{}downtime_breakdown[{}].", mw, i);
+    auto name = phase.is_object() ? phase.find("phase") : phase.end();
+    if (!phase.is_object() || name == phase.end() || !name->is_string()) {
+      throw BadInput(fmt::format("{}: {}phase is missing or not a string", file.string(), w));
+    }
+    auto v = Millis(phase, "", file, w);
+    if (!v) continue;
+    const std::string metric = "phase:" + name->get<std::string>();
+    run.values[metric] += *v;  // a phase named twice in one run: its total
+    if (std::find(phases.begin(), phases.end(), metric) == phases.end()) phases.push_back(metric);
+  }
+  return run;
+}
+
+Side Load(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw BadInput(fmt::format("{}: not a directory", dir.string()));
+  std::vector<fs::path> files;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    const std::string name = it->path().filename().string();
+    if (name == "result.json" ||
+        (name.rfind("result-", 0) == 0 && it->path().extension() == ".json")) {
+      files.push_back(it->path());
+    }
+  }
+  if (ec) throw BadInput(fmt::format("{}: {}", dir.string(), ec.message()));
+  if (files.empty()) {
+    throw BadInput(fmt::format("{}: no result.json or result-*.json files under it", dir.string()));
+  }
+  std::sort(files.begin(), files.end());
+  Side side;
+  side.dir = dir;
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    if (!in) throw BadInput(fmt::format("{}: cannot be read", file.string()));
+    json j;
+    try {
+      j = json::parse(in);
+    } catch (const json::exception& e) {
+      throw BadInput(fmt::format("{}: not JSON: {}", file.string(), e.what()));
+    }
+    if (!j.is_object()) {
+      throw BadInput(
+          fmt::format("{}: a result.json is an object, not {}", file.string(), j.type_name()));
+    }
+    auto test = j.find("test");
+    if (test == j.end() || !test->is_string() || test->get<std::string>().empty()) {
+      throw BadInput(
+          fmt::format("{}: no \"test\" field naming the test it is a run of", file.string()));
+    }
+    side.tests[test->get<std::string>()].push_back(ReadRun(file, j, side.phases));
+    ++side.runs;
+  }
+  return side;
+}
+
+// Noise thresholds in percent: a global one, and per metric ("downtime=10").
+struct Thresholds {
+  double global = 5;
+  std::map<std::string, double> per_metric;
+  double For(const std::string& metric) const {
+    auto it = per_metric.find(metric);
+    return it == per_metric.end() ? global : it->second;
+  }
+};
+
+double ParsePercent(const std::string& text, const std::string& arg) {
+  std::string t = text;
+  if (!t.empty() && t.back() == '%') t.pop_back();
+  double v = 0;
+  auto [end, err] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (t.empty() || err != std::errc() || end != t.data() + t.size() || !(v >= 0)) {
+    throw BadInput(fmt::format("--threshold {}: '{}' is not a percentage", arg, text));
+  }
+  return v;
+}
+
+Thresholds ParseThresholds(const std::vector<std::string>& args) {
+  Thresholds t;
+  for (const auto& arg : args) {
+    auto eq = arg.find('=');
+    if (eq == std::string::npos) {
+      t.global = ParsePercent(arg, arg);
+      continue;
+    }
+    std::string metric = arg.substr(0, eq);
+    if (!IsMetricName(metric)) {
+      std::string known;
+      for (const auto& [name, info] : KnownMetrics()) known += name + ", ";
+      throw BadInput(fmt::format("--threshold {}: unknown metric '{}' (known: {}phase:<name>)", arg,
+                                 metric, known));
+    }
+    t.per_metric[metric] = ParsePercent(arg.substr(eq + 1), arg);
+  }
+  return t;
+}
+
+enum class Verdict { kRegression, kImprovement, kBelowThreshold, kNotSignificant, kNoData };
+
+struct Comparison {
+  std::string test, metric;
+  std::vector<double> a, b;  // baseline (or the window), candidate (or the newest night)
+  MeanSd sa, sb;
+  std::optional<double> change;  // percent of the baseline mean
+  std::optional<double> p;
+  Verdict verdict = Verdict::kNoData;
+  std::string text;  // the verdict as printed
+};
+
+void Decide(Comparison& c, const Thresholds& thresholds, const std::string& a_name,
+            const std::string& b_name) {
+  c.sa = migtest::internal::Summarize(c.a);
+  c.sb = migtest::internal::Summarize(c.b);
+  if (c.a.empty() || c.b.empty()) {
+    c.text = c.a.empty() && c.b.empty() ? "absent"
+             : c.a.empty()              ? "absent in " + a_name
+                                        : "absent in " + b_name;
+    return;
+  }
+  if (c.a.size() < kMinRuns || c.b.size() < kMinRuns) {
+    c.text = fmt::format("too few values ({} + {})", c.a.size(), c.b.size());
+    return;
+  }
+  if (c.sa.mean != 0) {
+    c.change = (c.sb.mean - c.sa.mean) / std::abs(c.sa.mean) * 100;
+    // The same values summed in another order: no change, not "-0.0%".
+    if (std::abs(*c.change) < 1e-9) c.change = 0.0;
+  } else {
+    c.change = c.sb.mean == 0 ? 0.0 : std::copysign(INFINITY, c.sb.mean);
+  }
+  c.p = migtest::internal::PermutationTest(c.a, c.b).p;
+  const double threshold = thresholds.For(c.metric);
+  const bool worse = InfoOf(c.metric).higher_is_better ? *c.change < 0 : *c.change > 0;
+  if (*c.p >= kAlpha) {
+    c.verdict = Verdict::kNotSignificant;
+    c.text = "no significant change";
+  } else if (std::abs(*c.change) <= threshold) {
+    c.verdict = Verdict::kBelowThreshold;
+    c.text = fmt::format("within {:g}% threshold", threshold);
+  } else if (worse) {
+    c.verdict = Verdict::kRegression;
+    c.text = "REGRESSION";
+  } else {
+    c.verdict = Verdict::kImprovement;
+    c.text = "improvement";
+  }
+}
+
+// Digits by magnitude: 0.85 ms, 61.2 ms, 1843 ms.
+int Digits(double v) {
+  const double a = std::abs(v);
+  return a < 10 ? 2 : a < 1000 ? 1 : 0;
+}
+std::string Num(double v, int digits) { return fmt::format("{:.{}f}", v, digits); }
+
+// Both sides of a row with the same digits (those of the larger mean).
+// "1 test", "2 tests".
+std::string Count(size_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
+std::string MeanCell(const MeanSd& s, const MeanSd& other) {
+  if (s.n == 0) return "-";
+  const int d = Digits(std::max(std::abs(s.mean), other.n ? std::abs(other.mean) : 0.0));
+  return fmt::format("{} ± {} ({})", Num(s.mean, d), Num(s.sd, d), s.n);
+}
+
+std::string ChangeCell(const std::optional<double>& change) {
+  if (!change) return "-";
+  if (std::isinf(*change)) return *change > 0 ? "+inf%" : "-inf%";
+  return fmt::format("{:+.1f}%", *change);
+}
+
+std::string PCell(const std::optional<double>& p) {
+  if (!p) return "-";
+  return *p >= 0.0001 ? fmt::format("{:.4f}", *p) : fmt::format("{:.1e}", *p);
+}
+
+std::string MetricCell(const std::string& metric) {
+  const std::string unit = InfoOf(metric).unit;
+  return unit.empty() ? metric : fmt::format("{} [{}]", metric, unit);
+}
+
+// An aligned text table (first two columns left-aligned), or Markdown.
+void PrintTable(const std::vector<std::string>& head,
+                const std::vector<std::vector<std::string>>& rows, bool markdown) {
+  if (markdown) {
+    auto escape = [](std::string s) {
+      for (size_t i = 0; (i = s.find('|', i)) != std::string::npos; i += 2) s.insert(i, "\\");
+      return s;
+    };
+    std::string line = "|", rule = "|";
+    for (size_t i = 0; i < head.size(); ++i) {
+      line += " " + head[i] + " |";
+      rule += i < 2 || i + 1 == head.size() ? "---|" : "---:|";
+    }
+    std::cout << line << "\n" << rule << "\n";
+    for (const auto& r : rows) {
+      line = "|";
+      for (const auto& c : r) line += " " + escape(c) + " |";
+      std::cout << line << "\n";
+    }
+    return;
+  }
+  // Column widths in code points, so that "±" counts once.
+  auto width = [](const std::string& s) {
+    return static_cast<size_t>(
+        std::count_if(s.begin(), s.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
+  };
+  std::vector<size_t> w(head.size());
+  for (size_t i = 0; i < head.size(); ++i) w[i] = width(head[i]);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], width(r[i]));
+  }
+  auto print = [&](const std::vector<std::string>& cells) {
+    std::string line;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      const std::string pad(w[i] - width(cells[i]), ' ');
+      if (i > 0) line += "  ";
+      const bool left = i < 2 || i + 1 == cells.size();
+      line += left ? cells[i] + (i + 1 == cells.size() ? "" : pad) : pad + cells[i];
+    }
+    std::cout << line << "\n";
+  };
+  print(head);
+  size_t total = 0;
+  for (size_t x : w) total += x + 2;
+  std::cout << std::string(total - 2, '-') << "\n";
+  for (const auto& r : rows) print(r);
+}
+
+std::vector<std::string> MetricsOf(const std::vector<const Side*>& sides) {
+  std::vector<std::string> metrics;
+  for (const auto& [name, info] : KnownMetrics()) metrics.push_back(name);
+  for (const Side* s : sides) {
+    for (const auto& phase : s->phases) {
+      if (std::find(metrics.begin(), metrics.end(), phase) == metrics.end()) {
+        metrics.push_back(phase);
+      }
+    }
+  }
+  return metrics;
+}
+
+std::vector<double> Values(const std::vector<Run>& runs, const std::string& metric) {
+  std::vector<double> v;
+  for (const auto& r : runs) {
+    if (auto it = r.values.find(metric); it != r.values.end()) v.push_back(it->second);
+  }
+  return v;
+}
+
+std::set<std::string> DowntimeSources(const std::vector<Run>& runs) {
+  std::set<std::string> s;
+  for (const auto& r : runs) {
+    if (!r.downtime_from.empty()) s.insert(r.downtime_from);
+  }
+  return s;
+}
+
+std::string Join(const std::set<std::string>& s) {
+  std::string out;
+  for (const auto& x : s) out += (out.empty() ? "" : "+") + x;
+  return out;
+}
+
+std::string RegressionList(const std::vector<Comparison>& cs) {
+  std::string out;
+  for (const auto& c : cs) {
+    if (c.verdict != Verdict::kRegression) continue;
+    out += fmt::format("{}{} {} {} (p={})", out.empty() ? "" : ", ", c.test, c.metric,
+                       ChangeCell(c.change), PCell(c.p));
+  }
+  return out;
+}
+
+// Lines printed under the table: why a verdict cannot be reached, what was compared with what.
+void PrintNotes(const std::vector<std::string>& notes, bool markdown) {
+  for (const auto& n : notes) std::cout << (markdown ? "\n> " : "note: ") << n << "\n";
+}
+
+void PowerNote(std::vector<std::string>& notes, const std::string& test, size_t n, size_t m) {
+  const double smallest = migtest::internal::SmallestP(n, m);
+  if (smallest >= kAlpha) {
+    notes.push_back(fmt::format(
+        "{} has {} + {} runs: the smallest p a permutation test can give is {:.3f}, so no "
+        "verdict at p < {:g} is possible (5 runs a side are enough)",
+        test, n, m, smallest, kAlpha));
+  }
+}
+
+int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
+            const Thresholds& thresholds, bool markdown) {
+  const Side base = Load(baseline_dir);
+  const Side cand = Load(candidate_dir);
+  std::vector<std::string> only_base, only_cand;
+  for (const auto& [t, runs] : base.tests) {
+    if (!cand.tests.contains(t)) only_base.push_back(t);
+  }
+  for (const auto& [t, runs] : cand.tests) {
+    if (!base.tests.contains(t)) only_cand.push_back(t);
+  }
+  if (!only_base.empty() || !only_cand.empty()) {
+    std::string msg = "different tests on the two sides:";
+    if (!only_base.empty()) {
+      msg += fmt::format(" only in {}: {}", baseline_dir.string(), fmt::join(only_base, ", "));
+    }
+    if (!only_cand.empty()) {
+      msg += fmt::format("{} only in {}: {}", only_base.empty() ? "" : ";", candidate_dir.string(),
+                         fmt::join(only_cand, ", "));
+    }
+    throw BadInput(msg);
+  }
+  for (const Side* s : {&base, &cand}) {
+    for (const auto& [t, runs] : s->tests) {
+      if (runs.size() < kMinRuns) {
+        throw BadInput(fmt::format("{} has {} run{} in {} (at least {} a side are needed)", t,
+                                   runs.size(), runs.size() == 1 ? "" : "s", s->dir.string(),
+                                   kMinRuns));
+      }
+    }
+  }
+  const auto metrics = MetricsOf({&base, &cand});
+  std::vector<Comparison> comparisons;
+  std::vector<std::string> notes;
+  for (const auto& [test, base_runs] : base.tests) {
+    const auto& cand_runs = cand.tests.at(test);
+    PowerNote(notes, test, base_runs.size(), cand_runs.size());
+    const auto from_a = DowntimeSources(base_runs), from_b = DowntimeSources(cand_runs);
+    if (from_a.size() > 1 || from_b.size() > 1 ||
+        (from_a != from_b && !from_a.empty() && !from_b.empty())) {
+      notes.push_back(fmt::format(
+          "{}: downtime is {} in the baseline and {} in the candidate (not the same measurement)",
+          test, Join(from_a), Join(from_b)));
+    }
+    for (const auto& metric : metrics) {
+      Comparison c;
+      c.test = test;
+      c.metric = metric;
+      c.a = Values(base_runs, metric);
+      c.b = Values(cand_runs, metric);
+      if (c.a.empty() && c.b.empty()) continue;
+      Decide(c, thresholds, "baseline", "candidate");
+      comparisons.push_back(std::move(c));
+    }
+  }
+  size_t regressions = 0, improvements = 0;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : comparisons) {
+    regressions += c.verdict == Verdict::kRegression;
+    improvements += c.verdict == Verdict::kImprovement;
+    std::string verdict = markdown && c.verdict == Verdict::kRegression ? "**REGRESSION**" : c.text;
+    rows.push_back({c.test, MetricCell(c.metric), MeanCell(c.sa, c.sb), MeanCell(c.sb, c.sa),
+                    ChangeCell(c.change), PCell(c.p), verdict});
+  }
+  const std::string rule = fmt::format(
+      "regression = p < {:g} and a change beyond the noise threshold ({:g}% unless set per metric) "
+      "in the bad direction",
+      kAlpha, thresholds.global);
+  if (markdown) {
+    std::cout << fmt::format(
+        "**migtest-compare**: baseline `{}` ({} runs) vs candidate `{}` ({} "
+        "runs); {}\n\n",
+        baseline_dir.string(), base.runs, candidate_dir.string(), cand.runs, rule);
+  } else {
+    std::cout << fmt::format("baseline  {} ({} runs)\ncandidate {} ({} runs)\n{}\n\n",
+                             baseline_dir.string(), base.runs, candidate_dir.string(), cand.runs,
+                             rule);
+  }
+  PrintTable({"test", "metric", "baseline mean ± sd (n)", "candidate mean ± sd (n)", "change", "p",
+              "verdict"},
+             rows, markdown);
+  std::cout << fmt::format(
+      "\n{}{}, {}: {}, {}{}\n", markdown ? "\n" : "", Count(base.tests.size(), "test"),
+      Count(comparisons.size(), "comparison"), Count(regressions, "regression"),
+      Count(improvements, "improvement"), regressions ? ": " + RegressionList(comparisons) : "");
+  PrintNotes(notes, markdown);
+  return regressions > 0 ? 1 : 0;
+}
+
+int History(const std::vector<fs::path>& dirs, size_t window, const Thresholds& thresholds,
+            bool markdown) {
+  if (dirs.size() < 2) {
+    throw BadInput("--history needs at least two result folders (oldest first)");
+  }
+  std::vector<Side> nights;
+  for (const auto& d : dirs) nights.push_back(Load(d));
+  // Dated folders: their names are the column heads unless two share a name.
+  std::vector<std::string> names;
+  for (const auto& d : dirs) {
+    fs::path p = d;
+    if (!p.has_filename()) p = p.parent_path();
+    names.push_back(p.filename().string());
+  }
+  if (std::set<std::string>(names.begin(), names.end()).size() != names.size()) {
+    names.clear();
+    for (const auto& d : dirs) names.push_back(d.string());
+  }
+  const Side& newest = nights.back();
+  const size_t first = nights.size() - 1 > window ? nights.size() - 1 - window : 0;
+  std::vector<const Side*> all;
+  for (const auto& n : nights) all.push_back(&n);
+  const auto metrics = MetricsOf(all);
+  std::vector<std::string> notes;
+  for (const auto& [test, runs] : newest.tests) {
+    if (runs.size() < kMinRuns) {
+      throw BadInput(
+          fmt::format("{} has {} run{} in {} (at least {} are needed in the newest night)", test,
+                      runs.size(), runs.size() == 1 ? "" : "s", newest.dir.string(), kMinRuns));
+    }
+  }
+  // Tests gone from the newest night are said, not failed: suites change between nights.
+  std::set<std::string> gone;
+  for (size_t i = first; i + 1 < nights.size(); ++i) {
+    for (const auto& [test, runs] : nights[i].tests) {
+      if (!newest.tests.contains(test)) gone.insert(test);
+    }
+  }
+  for (const auto& t : gone) {
+    notes.push_back(fmt::format("{} ran in the window but not in the newest night", t));
+  }
+  std::vector<Comparison> comparisons;
+  std::vector<std::vector<std::string>> rows;
+  const std::string window_name = fmt::format("previous {} night{}", nights.size() - 1 - first,
+                                              nights.size() - 1 - first == 1 ? "" : "s");
+  for (const auto& [test, newest_runs] : newest.tests) {
+    std::vector<Run> window_runs;
+    for (size_t i = first; i + 1 < nights.size(); ++i) {
+      if (auto it = nights[i].tests.find(test); it != nights[i].tests.end()) {
+        window_runs.insert(window_runs.end(), it->second.begin(), it->second.end());
+      }
+    }
+    if (window_runs.empty()) {
+      notes.push_back(fmt::format("{} is new: no run in the {}", test, window_name));
+    } else {
+      PowerNote(notes, test, window_runs.size(), newest_runs.size());
+    }
+    for (const auto& metric : metrics) {
+      std::vector<std::string> row{test, MetricCell(metric)};
+      bool any = false;
+      for (const auto& night : nights) {
+        auto it = night.tests.find(test);
+        auto v = it == night.tests.end() ? std::vector<double>{} : Values(it->second, metric);
+        if (v.empty()) {
+          row.push_back("-");
+          continue;
+        }
+        any = true;
+        const double mean = migtest::internal::Summarize(v).mean;
+        row.push_back(Num(mean, Digits(mean)));
+      }
+      if (!any) continue;
+      Comparison c;
+      c.test = test;
+      c.metric = metric;
+      c.a = Values(window_runs, metric);
+      c.b = Values(newest_runs, metric);
+      if (window_runs.empty()) {
+        c.text = "new test";
+      } else {
+        Decide(c, thresholds, "window", "newest night");
+      }
+      row.push_back(ChangeCell(c.change));
+      row.push_back(PCell(c.p));
+      row.push_back(markdown && c.verdict == Verdict::kRegression ? "**REGRESSION**" : c.text);
+      rows.push_back(std::move(row));
+      comparisons.push_back(std::move(c));
+    }
+  }
+  std::vector<std::string> head{"test", "metric"};
+  head.insert(head.end(), names.begin(), names.end());
+  for (const char* h : {"change", "p", "verdict"}) head.push_back(h);
+  const std::string intro = fmt::format(
+      "mean per night, oldest first; the newest night ({}, {} runs) against the pooled runs of the "
+      "{}; regression = p < {:g} and a change beyond the noise threshold ({:g}% unless set per "
+      "metric) in the bad direction",
+      names.back(), newest.runs, window_name, kAlpha, thresholds.global);
+  std::cout << (markdown ? "**migtest-compare --history**: " + intro + "\n\n" : intro + "\n\n");
+  PrintTable(head, rows, markdown);
+  size_t regressions = 0, improvements = 0;
+  for (const auto& c : comparisons) {
+    regressions += c.verdict == Verdict::kRegression;
+    improvements += c.verdict == Verdict::kImprovement;
+  }
+  std::cout << fmt::format("\n{}{} in the newest night: {}, {}{}\n", markdown ? "\n" : "",
+                           Count(newest.tests.size(), "test"), Count(regressions, "regression"),
+                           Count(improvements, "improvement"),
+                           regressions ? ": " + RegressionList(comparisons) : "");
+  PrintNotes(notes, markdown);
+  return regressions > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "migtest-compare: A/B verdicts on migration metrics from result.json files (permutation "
+      "test, p < 0.01 and a noise threshold). Exit 1 on a regression, 2 on bad input."};
+  std::vector<fs::path> dirs;
+  std::vector<std::string> threshold_args;
+  bool markdown = false, history = false;
+  size_t window = 5;
+  app.add_option("DIRS", dirs,
+                 "BASELINE_DIR CANDIDATE_DIR, or with --history the nightly folders, oldest first")
+      ->required();
+  app.add_option("--threshold", threshold_args,
+                 "noise threshold in percent, globally (--threshold 5, the default) or per metric "
+                 "(--threshold downtime=10, --threshold phase:destination-load=20); repeatable");
+  app.add_flag("--markdown", markdown, "print the table as Markdown (a CI job summary)");
+  app.add_flag("--history", history,
+               "nightly trend: the mean per folder, and the newest folder tested against the "
+               "previous --window folders");
+  app.add_option("--window", window, "with --history: how many nights before the newest to pool")
+      ->default_val(5)
+      ->check(CLI::PositiveNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    const Thresholds thresholds = ParseThresholds(threshold_args);
+    if (history) return History(dirs, window, thresholds, markdown);
+    if (dirs.size() != 2) {
+      throw BadInput(
+          fmt::format("expected BASELINE_DIR CANDIDATE_DIR (or --history DIR...), got {} folder{}",
+                      dirs.size(), dirs.size() == 1 ? "" : "s"));
+    }
+    return Compare(dirs[0], dirs[1], thresholds, markdown);
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "migtest-compare: " << e.what() << "\n";
+    return 2;
+  }
+}
