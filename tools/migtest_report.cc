@@ -324,9 +324,10 @@ std::vector<std::string> TableCells(const Row& r) {
           r.iterations, r.stall,   r.p99,      r.blackout, r.guest};
 }
 
-std::string NoData(std::string_view what) {
-  return fmt::format("<p class=\"nodata\">{}: no data</p>\n", Escape(what));
-}
+// A plot the file has no figures for: its name behind a marker byte, gathered by Html() into one
+// "no data: …" line per section.
+constexpr char kNoData = '\x01';
+std::string NoData(std::string_view what) { return kNoData + std::string(what); }
 
 // Where each iteration sits on the time axis: its start_ms when the file has it, else the sum of
 // the durations before it (from setup_time_ms), else nothing (the axis is then the index).
@@ -631,9 +632,10 @@ std::string StripPlot(const std::string& title, const char* key,
   for (const auto& [name, v] : tests) {
     for (double x : v) hi = std::max(hi, x);
   }
-  const int height = 90 + 34 * static_cast<int>(tests.size());
+  const int height = 110 + 48 * static_cast<int>(tests.size());
   Svg plot(title, {.lo = 0, .hi = hi * 1.1, .label = fmt::format("{} (ms)", key)},
-           {.lo = 0, .hi = static_cast<double>(tests.size()), .label = "runs"}, 860, height);
+           {.lo = 0, .hi = static_cast<double>(tests.size()), .label = "runs", .ticks = false}, 860,
+           height);
   for (size_t i = 0; i < tests.size(); ++i) {
     const auto& [name, v] = tests[i];
     const double row = static_cast<double>(tests.size() - i) - 0.5;
@@ -746,7 +748,7 @@ std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
         if (!values.empty()) tests.emplace_back(id, values);
       }
       const char* name = which == 0 ? "Downtime per run" : "Total time per run";
-      h += tests.empty() ? NoData(name)
+      h += tests.empty() ? fmt::format("<p class=\"nodata\">no data: {}</p>\n", name)
                          : StripPlot(name, which == 0 ? "downtime" : "total time", tests);
     }
   }
@@ -773,13 +775,20 @@ std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
     if (m.contains("error") && m["error"].is_string()) {
       h += "<p class=\"error\">" + Escape(m["error"].get<std::string>()) + "</p>\n";
     }
-    h += BytesPlot(m);
-    h += DirtiedPlot(m);
-    h += BreakdownPlot(m);
-    h += DirtierPlot(j);
-    h += PostcopyPlot(m);
-    h += RttPlot(j);
-    h += SpikesPlot(j);
+    std::vector<std::string> missing;
+    for (std::string plot : {BytesPlot(m), DirtiedPlot(m), BreakdownPlot(m), DirtierPlot(j),
+                             PostcopyPlot(m), RttPlot(j), SpikesPlot(j)}) {
+      if (!plot.empty() && plot[0] == kNoData) {
+        missing.push_back(Escape(plot.substr(1)));
+      } else {
+        h += plot;
+      }
+    }
+    if (!missing.empty()) {
+      h += "<p class=\"nodata\">no data: ";
+      for (size_t k = 0; k < missing.size(); ++k) h += (k ? ", " : "") + missing[k];
+      h += "</p>\n";
+    }
     h += "</section>\n";
   }
   h += "</main></body></html>\n";
