@@ -1,19 +1,31 @@
 // migtest-report: what a run of the suites produced, for people.
 //
 //   migtest-report summary DIR [--junit FILE ...]
+//   migtest-report DIR... -o report.html [--junit FILE ...]
+//   migtest-report DIR... --markdown [--junit FILE ...]
 //
 // `summary` finds every result.json under DIR (<Suite>/<Test>/result.json, as the fixtures write
 // them), takes each test's verdict from gtest's JUnit XML files (--junit, or every *.xml under
-// DIR), and prints one row per test: downtime, the guest's pause, total time, iterations, worst stall, p99 postcopy
-// request latency, STOP→RESUME gap, guest blackout, the guest's health, verdict. It reads result.json's documented keys (a public
-// contract: never renamed), so it also reads files written by older versions. Exit code 0 when
-// every test passed (or was skipped), 1 when one failed, 2 on bad input.
+// DIR), and prints one row per test: downtime, the guest's pause, total time, iterations, worst
+// stall, p99 postcopy request latency, STOP→RESUME gap, guest blackout, the guest's health,
+// verdict. It reads result.json's documented keys (a public contract: never renamed), so it also
+// reads files written by older versions. Exit code 0 when every test passed (or was skipped), 1
+// when one failed, 2 on bad input.
+//
+// `-o report.html` writes one self-contained page (inline SVG and CSS, no scripts, no network):
+// the same table, then per migration its plots (bytes sent per iteration with sync stalls and the
+// downtime window, pages dirtied, the downtime's phases, the dirtier's achieved rate, the postcopy
+// page-request latency histogram, the prober's RTT and spikes) and, for tests run several times,
+// strip plots of downtime and total time. A plot is drawn only from figures the file has.
+// `--markdown` prints the table as Markdown (CI job summaries). Both exit 0 when written and 2 on
+// bad input (a garbage result.json is named on stderr; the page lists it too).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -22,6 +34,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "report/svg.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -87,7 +101,8 @@ std::string Us(std::optional<double> us) {
 }
 
 struct Row {
-  std::string test, downtime, pause, total, iterations, stall, p99, gap, blackout, guest, status, verdict;
+  std::string test, downtime, pause, total, iterations, stall, p99, gap, blackout, guest, status,
+      verdict;
   fs::path file;
 };
 
@@ -118,7 +133,10 @@ Row ReadResult(const fs::path& file, const fs::path& root) {
     if (v && (!worst || *v > *worst)) worst = v;
   };
   if (m.contains("iterations") && m["iterations"].is_array()) {
-    for (const auto& it : m["iterations"]) consider(Number(it, "/sync_ms"_json_pointer));
+    for (const auto& it : m["iterations"]) {
+      consider(Number(it, "/sync_ms"_json_pointer));
+      if (auto us = Number(it, "/sync_us"_json_pointer)) consider(*us / 1000);
+    }
   }
   if (m.contains("stalls") && m["stalls"].is_array()) {
     for (const auto& st : m["stalls"]) consider(Number(st, "/duration_ms"_json_pointer));
@@ -130,10 +148,10 @@ Row ReadResult(const fs::path& file, const fs::path& root) {
   // The guest's own verdict (VMM backends): "ok", or how many problem lines its console shows.
   row.guest = "-";
   if (auto g = j.find("guest"); g != j.end() && g->is_object()) {
-    const size_t problems = g->contains("problems") && (*g)["problems"].is_array()
-                                ? (*g)["problems"].size()
-                                : 0;
-    row.guest = problems == 0 ? "ok" : fmt::format("{} problem{}", problems, problems == 1 ? "" : "s");
+    const size_t problems =
+        g->contains("problems") && (*g)["problems"].is_array() ? (*g)["problems"].size() : 0;
+    row.guest =
+        problems == 0 ? "ok" : fmt::format("{} problem{}", problems, problems == 1 ? "" : "s");
   }
   row.status = m.value("status", std::string("-"));
   if (m.contains("converged") && m["converged"].is_boolean() && !m["converged"].get<bool>()) {
@@ -142,62 +160,96 @@ Row ReadResult(const fs::path& file, const fs::path& root) {
   return row;
 }
 
+struct Run {
+  Row row;
+  json doc;  // the whole result.json, for the plots
+};
+
+struct Collected {
+  std::vector<Run> runs;  // in path order; tests with a verdict but no result.json last
+  std::map<std::string, Verdict> verdicts;
+  std::vector<std::string> unreadable;  // "<file>: <why>"
+};
+
+std::string IdOf(const Row& r) { return r.test.substr(0, r.test.find(' ')); }
+
+// Every result.json and result-*.json under the dirs, with verdicts from the JUnit XML files
+// (default: every *.xml under the dirs). Throws on an unreadable JUnit file (bad input); a
+// garbage result.json is recorded in `unreadable` and named on stderr.
+Collected Collect(const std::vector<fs::path>& dirs, std::vector<fs::path> junit) {
+  Collected c;
+  std::vector<std::pair<fs::path, fs::path>> results;  // file, its root
+  const bool find_junit = junit.empty();
+  for (const auto& dir : dirs) {
+    if (!fs::is_directory(dir)) throw std::runtime_error(dir.string() + " is not a directory");
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+      if (!e.is_regular_file()) continue;
+      std::string name = e.path().filename().string();
+      if (name == "result.json" ||
+          (name.rfind("result-", 0) == 0 && e.path().extension() == ".json")) {
+        results.emplace_back(e.path(), dir);
+      }
+      if (find_junit && e.path().extension() == ".xml") junit.push_back(e.path());
+    }
+  }
+  std::sort(results.begin(), results.end());
+  for (const auto& x : junit) {
+    try {
+      ReadJunit(x, c.verdicts);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(x.string() + ": not a JUnit XML file: " + e.what());
+    }
+  }
+  for (const auto& [f, root] : results) {
+    try {
+      Run run{ReadResult(f, root), {}};
+      std::ifstream in(f);
+      run.doc = json::parse(in);
+      auto it = c.verdicts.find(IdOf(run.row));
+      run.row.verdict = it == c.verdicts.end() ? "?" : it->second.text;
+      c.runs.push_back(std::move(run));
+    } catch (const std::exception& e) {
+      std::cerr << "migtest-report: " << f.string() << ": " << e.what() << "\n";
+      c.unreadable.push_back(f.string() + ": " + e.what());
+    }
+  }
+  // Tests with a verdict but no result.json (failed before migrating, or no migration at all).
+  for (const auto& [id, v] : c.verdicts) {
+    bool seen =
+        std::any_of(c.runs.begin(), c.runs.end(), [&](const Run& r) { return IdOf(r.row) == id; });
+    if (!seen) {
+      c.runs.push_back(
+          {{id, "-", "-", "-", "-", "-", "-", "-", "-", "-", "no result.json", v.text, {}}, {}});
+    }
+  }
+  return c;
+}
+
 int Summary(const fs::path& dir, std::vector<fs::path> junit) {
   if (!fs::is_directory(dir)) {
     std::cerr << "migtest-report: " << dir.string() << " is not a directory\n";
     return 2;
   }
-  std::vector<fs::path> results;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::string name = e.path().filename().string();
-    if (name == "result.json" ||
-        (name.rfind("result-", 0) == 0 && e.path().extension() == ".json")) {
-      results.push_back(e.path());
-    }
-    if (junit.empty() && e.path().extension() == ".xml") junit.push_back(e.path());
+  Collected collected;
+  try {
+    collected = Collect({dir}, junit);
+  } catch (const std::exception& e) {
+    std::cerr << "migtest-report: " << e.what() << "\n";
+    return 2;
   }
-  std::sort(results.begin(), results.end());
-  std::map<std::string, Verdict> verdicts;
-  for (const auto& x : junit) {
-    try {
-      ReadJunit(x, verdicts);
-    } catch (const std::exception& e) {
-      std::cerr << "migtest-report: " << x.string() << ": not a JUnit XML file: " << e.what()
-                << "\n";
-      return 2;
-    }
-  }
+  const auto& verdicts = collected.verdicts;
   std::vector<Row> rows;
-  int bad = 0;
-  for (const auto& f : results) {
-    try {
-      Row r = ReadResult(f, dir);
-      std::string id = r.test.substr(0, r.test.find(' '));
-      auto it = verdicts.find(id);
-      r.verdict = it == verdicts.end() ? "?" : it->second.text;
-      rows.push_back(r);
-    } catch (const std::exception& e) {
-      std::cerr << "migtest-report: " << f.string() << ": " << e.what() << "\n";
-      ++bad;
-    }
-  }
-  // Tests with a verdict but no result.json (failed before migrating, or no migration at all).
-  for (const auto& [id, v] : verdicts) {
-    bool seen = std::any_of(rows.begin(), rows.end(),
-                            [&](const Row& r) { return r.test.substr(0, r.test.find(' ')) == id; });
-    if (!seen) rows.push_back(
-          {id, "-", "-", "-", "-", "-", "-", "-", "-", "-", "no result.json", v.text, {}});
-  }
-  const std::vector<std::string> head = {
-      "test",        "downtime", "guest pause", "total",  "iters",  "worst stall",
-      "p99 postcopy", "stop-resume", "blackout", "guest", "status", "verdict"};
+  for (const auto& r : collected.runs) rows.push_back(r.row);
+  const int bad = static_cast<int>(collected.unreadable.size());
+  const std::vector<std::string> head = {"test",     "downtime",    "guest pause",  "total",
+                                         "iters",    "worst stall", "p99 postcopy", "stop-resume",
+                                         "blackout", "guest",       "status",       "verdict"};
   std::vector<size_t> w(head.size());
   for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
   auto cells = [](const Row& r) {
-    return std::vector<std::string>{r.test, r.downtime, r.pause,    r.total, r.iterations,
-                                    r.stall, r.p99,     r.gap,      r.blackout, r.guest,
-                                    r.status, r.verdict};
+    return std::vector<std::string>{r.test,       r.downtime, r.pause,  r.total,
+                                    r.iterations, r.stall,    r.p99,    r.gap,
+                                    r.blackout,   r.guest,    r.status, r.verdict};
   };
   for (const auto& r : rows) {
     auto c = cells(r);
@@ -245,11 +297,568 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
   return failed > 0 || bad > 0 ? 1 : 0;
 }
 
+// ---- HTML report ---------------------------------------------------------------------------
+
+using migtest::internal::Axis;
+using migtest::internal::Escape;
+using migtest::internal::Svg;
+
+constexpr double kMiB = 1024.0 * 1024.0;
+const char* const kPalette[] = {"#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756",
+                                "#72b7b2", "#eeca3b", "#9d755d", "#bab0ac", "#ff9da6"};
+
+std::string Num(double v) { return migtest::internal::TickLabel(v); }
+
+const json* Array(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array() || it->empty()) return nullptr;
+  return &*it;
+}
+
+std::vector<std::string> TableHead() {
+  return {"test",  "verdict",     "downtime",     "guest pause", "total",
+          "iters", "worst stall", "p99 postcopy", "blackout",    "guest"};
+}
+std::vector<std::string> TableCells(const Row& r) {
+  return {r.test,       r.verdict, r.downtime, r.pause,    r.total,
+          r.iterations, r.stall,   r.p99,      r.blackout, r.guest};
+}
+
+// A plot the file has no figures for: its name behind a marker byte, gathered by Html() into one
+// "no data: …" line per section.
+constexpr char kNoData = '\x01';
+std::string NoData(std::string_view what) { return kNoData + std::string(what); }
+
+// Where each iteration sits on the time axis: its start_ms when the file has it, else the sum of
+// the durations before it (from setup_time_ms), else nothing (the axis is then the index).
+struct IterSpan {
+  double x0, x1;
+  const json* it;
+};
+std::pair<std::vector<IterSpan>, bool> IterationSpans(const json& m, const json& iters) {
+  std::vector<IterSpan> spans;
+  bool timed = true;
+  for (const auto& it : iters) {
+    if (!Number(it, "/duration_ms"_json_pointer)) timed = false;
+  }
+  double t = Number(m, "/setup_time_ms"_json_pointer).value_or(0);
+  double index = 0;
+  for (const auto& it : iters) {
+    index = Number(it, "/index"_json_pointer).value_or(index + 1);
+    if (timed) {
+      const double d = *Number(it, "/duration_ms"_json_pointer);
+      const double start = Number(it, "/start_ms"_json_pointer).value_or(t);
+      spans.push_back({start, start + d, &it});
+      t = start + d;
+    } else {
+      spans.push_back({index - 0.4, index + 0.4, &it});
+    }
+  }
+  return {spans, timed};
+}
+
+// Bytes sent per iteration, sync stalls in red above the bars, the downtime window shaded.
+std::string BytesPlot(const json& m) {
+  const json* iters = Array(m, "iterations");
+  bool any = false;
+  if (iters) {
+    for (const auto& it : *iters) any |= Number(it, "/bytes_sent"_json_pointer).has_value();
+  }
+  if (!any) return NoData("Bytes sent per iteration");
+  auto [spans, timed] = IterationSpans(m, *iters);
+  const auto total = Number(m, "/total_time_ms"_json_pointer);
+  const auto downtime = Number(m, "/downtime_ms"_json_pointer);
+  double xhi = spans.back().x1, yhi = 0;
+  if (timed && total) xhi = std::max(xhi, *total);
+  for (const auto& s : spans) {
+    yhi = std::max(yhi, Number(*s.it, "/bytes_sent"_json_pointer).value_or(0) / kMiB);
+  }
+  Svg plot("Bytes sent per iteration",
+           {.lo = timed ? 0 : spans.front().x0 - 0.2,
+            .hi = xhi + (timed ? 0 : 0.2),
+            .label = timed ? "time since start (ms)" : "iteration"},
+           {.lo = 0, .hi = yhi * 1.18, .label = "sent (MiB)"});
+  const double ytop = plot.y().hi;
+  if (timed && total && downtime) {
+    plot.Rect(*total - *downtime, 0, *total, ytop, "downtime",
+              fmt::format("downtime window: {} ms", Num(*downtime)));
+    plot.Label(*total, ytop, fmt::format("downtime window {} ms", Num(*downtime)), "end", -5);
+  }
+  double worst = 0;
+  const IterSpan* worst_span = nullptr;
+  for (const auto& s : spans) {
+    const json& it = *s.it;
+    const double mib = Number(it, "/bytes_sent"_json_pointer).value_or(0) / kMiB;
+    const double idx = Number(it, "/index"_json_pointer).value_or(0);
+    plot.Rect(s.x0, 0, s.x1, mib, "bar",
+              fmt::format("iteration {}: {} MiB in {} ms", Num(idx), Num(mib),
+                          Num(Number(it, "/duration_ms"_json_pointer).value_or(0))));
+    std::optional<double> sync = Number(it, "/sync_ms"_json_pointer);
+    if (auto us = Number(it, "/sync_us"_json_pointer)) sync = *us / 1000;
+    if (sync && *sync > 0) {
+      // The stall at the start of its iteration (the dirty-bitmap sync precedes the sending).
+      const double x1 = timed ? s.x0 + *sync : s.x1;
+      plot.Rect(s.x0, ytop * 0.93, x1, ytop, "stall",
+                fmt::format("iteration {}: sync stalled {} ms", Num(idx), Num(*sync)));
+      if (*sync > worst) {
+        worst = *sync;
+        worst_span = &s;
+      }
+    }
+  }
+  if (worst_span) {
+    const bool right = plot.x().Frac(worst_span->x0) > 0.5;
+    plot.Label(worst_span->x0, ytop * 0.93, fmt::format("worst sync stall {} ms", Num(worst)),
+               right ? "end" : "start", 14, "note stalltext");
+  }
+  return plot.Finish();
+}
+
+std::string DirtiedPlot(const json& m) {
+  const json* iters = Array(m, "iterations");
+  const char* key = nullptr;
+  if (iters) {
+    for (const char* k : {"pages_dirtied", "dirty_pages_rate"}) {
+      for (const auto& it : *iters) {
+        if (!key && it.contains(k) && it[k].is_number()) key = k;
+      }
+    }
+  }
+  if (!key) return NoData("Pages dirtied per iteration");
+  const bool rate = std::string_view(key) == "dirty_pages_rate";
+  auto [spans, timed] = IterationSpans(m, *iters);
+  double yhi = 0;
+  for (const auto& s : spans) yhi = std::max(yhi, s.it->value(key, 0.0));
+  Svg plot(rate ? "Dirty page rate per iteration" : "Pages dirtied per iteration",
+           {.lo = timed ? 0 : spans.front().x0 - 0.2,
+            .hi = spans.back().x1 + (timed ? 0 : 0.2),
+            .label = timed ? "time since start (ms)" : "iteration"},
+           {.lo = 0, .hi = yhi * 1.1, .label = rate ? "dirtied (pages/s)" : "dirtied (pages)"});
+  for (const auto& s : spans) {
+    if (!s.it->contains(key) || !(*s.it)[key].is_number()) continue;
+    const double v = (*s.it)[key].get<double>();
+    plot.Rect(s.x0, 0, s.x1, v, "bar2",
+              fmt::format("iteration {}: {} {}", Num(s.it->value("index", 0.0)), Num(v),
+                          rate ? "pages/s" : "pages"));
+  }
+  return plot.Finish();
+}
+
+// The downtime's phases as one stacked bar, named in a legend.
+std::string BreakdownPlot(const json& m) {
+  const json* phases = Array(m, "downtime_breakdown");
+  if (!phases) return NoData("Downtime breakdown");
+  std::vector<std::pair<std::string, double>> parts;
+  for (const auto& p : *phases) {
+    std::optional<double> ms = Number(p, "/ms"_json_pointer);
+    if (auto us = Number(p, "/us"_json_pointer)) ms = *us / 1000;
+    if (ms) parts.emplace_back(p.value("phase", std::string("?")), *ms);
+  }
+  if (parts.empty()) return NoData("Downtime breakdown");
+  double sum = 0;
+  for (const auto& [name, ms] : parts) sum += ms;
+  const auto downtime = Number(m, "/downtime_ms"_json_pointer);
+  Svg plot("Downtime breakdown (phases in order)",
+           {.lo = 0, .hi = std::max(sum, downtime.value_or(0)) * 1.05, .label = "downtime (ms)"},
+           {.lo = 0, .hi = 1, .label = "phase", .ticks = false}, 860, 170);
+  plot.ReserveLegend();
+  double x = 0, legend = 78;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto& [name, ms] = parts[i];
+    const char* fill = kPalette[i % std::size(kPalette)];
+    plot.Rect(x, 0.15, x + ms, 0.85, "phase", fmt::format("{}: {} ms", name, Num(ms)), fill);
+    const std::string text = fmt::format("{} {} ms", name, Num(ms));
+    plot.Legend(legend, text, fill);
+    legend += 24 + 7.5 * static_cast<double>(text.size());
+    x += ms;
+  }
+  if (downtime) {
+    plot.Line(*downtime, 0, *downtime, 1, "marker");
+    plot.Label(*downtime, 1, fmt::format("downtime {} ms", Num(*downtime)), "end", -5);
+  }
+  return plot.Finish();
+}
+
+std::string DirtierPlot(const json& j) {
+  const json* rates = j.contains("dirty") ? Array(j["dirty"], "rate_mib_s") : nullptr;
+  if (!rates) return NoData("Dirtier's achieved rate");
+  std::vector<std::pair<double, double>> pts;
+  double yhi = 0;
+  for (size_t i = 0; i < rates->size(); ++i) {
+    if (!(*rates)[i].is_number()) continue;
+    pts.emplace_back(static_cast<double>(i + 1), (*rates)[i].get<double>());
+    yhi = std::max(yhi, pts.back().second);
+  }
+  if (pts.empty()) return NoData("Dirtier's achieved rate");
+  const auto requested = Number(j, "/dirty/requested_mib_s"_json_pointer);
+  if (requested) yhi = std::max(yhi, *requested);
+  Svg plot("Dirtier's achieved rate, per second",
+           {.lo = 0, .hi = pts.back().first + 1, .label = "time (s)"},
+           {.lo = 0, .hi = yhi * 1.15, .label = "dirtied (MiB/s)"});
+  if (requested) {
+    plot.Line(0, *requested, plot.x().hi, *requested, "marker");
+    plot.Label(plot.x().hi, *requested, fmt::format("requested {} MiB/s", Num(*requested)), "end",
+               -5);
+  }
+  plot.Polyline(pts, "series");
+  for (const auto& [s, v] : pts)
+    plot.Dot(s, v, "dot", fmt::format("second {}: {} MiB/s", s, Num(v)));
+  return plot.Finish();
+}
+
+// Buckets [ge, le] µs → count; from the histogram when the file has one, else from the raw
+// samples in power-of-two buckets (the samples are the file's own figures).
+std::vector<std::tuple<double, double, double>> LatencyBuckets(const json& lat) {
+  std::vector<std::tuple<double, double, double>> b;
+  if (const json* h = Array(lat, "histogram")) {
+    double prev = 0;
+    for (const auto& e : *h) {
+      auto le = Number(e, "/le_us"_json_pointer);
+      auto count = Number(e, "/count"_json_pointer);
+      if (!le || !count) continue;
+      const double ge = Number(e, "/ge_us"_json_pointer).value_or(prev);
+      prev = *le;
+      b.emplace_back(ge, *le, *count);
+    }
+  } else if (const json* s = Array(lat, "samples_us")) {
+    std::map<int, double> bins;
+    for (const auto& v : *s) {
+      if (v.is_number())
+        ++bins[static_cast<int>(std::ceil(std::log2(std::max(v.get<double>(), 1.0))))];
+    }
+    for (const auto& [k, n] : bins) b.emplace_back(k == 0 ? 0 : std::exp2(k - 1), std::exp2(k), n);
+  }
+  return b;
+}
+
+std::string PostcopyPlot(const json& m) {
+  const json lat = m.value("postcopy_latency_us", json::object());
+  auto buckets = LatencyBuckets(lat.is_object() ? lat : json::object());
+  // Only the buckets from the first to the last non-empty one.
+  while (!buckets.empty() && std::get<2>(buckets.back()) == 0) buckets.pop_back();
+  while (!buckets.empty() && std::get<2>(buckets.front()) == 0) buckets.erase(buckets.begin());
+  if (buckets.empty()) return NoData("Postcopy page-request latency");
+  double ymax = 0, total = 0;
+  for (const auto& [ge, le, n] : buckets) {
+    ymax = std::max(ymax, n);
+    total += n;
+  }
+  const double lo = std::max(std::get<0>(buckets.front()), std::get<1>(buckets.front()) / 2);
+  Svg plot(fmt::format("Postcopy page-request latency ({} requests)", Num(total)),
+           {.lo = std::max(lo, 1.0),
+            .hi = std::get<1>(buckets.back()),
+            .log = true,
+            .label = "latency (µs, log scale)"},
+           {.lo = 0, .hi = ymax * 1.15, .label = "requests (count)"});
+  for (const auto& [ge, le, n] : buckets) {
+    if (n > 0) {
+      plot.Rect(std::max(ge, plot.x().lo), 0, le, n, "bar3",
+                fmt::format("{}–{} µs: {}", Num(ge), Num(le), Num(n)));
+    }
+  }
+  for (const char* p : {"p50", "p99"}) {
+    if (auto v = Number(lat, json::json_pointer(std::string("/") + p))) {
+      plot.Line(*v, 0, *v, plot.y().hi, "marker");
+      plot.Label(*v, plot.y().hi, fmt::format("{} {} µs", p, Num(*v)), "start", 14);
+    }
+  }
+  return plot.Finish();
+}
+
+std::string RttPlot(const json& j) {
+  const json rtt = j.contains("probe") && j["probe"].is_object()
+                       ? j["probe"].value("rtt_us", json::object())
+                       : json::object();
+  std::vector<std::pair<std::string, double>> bars;
+  for (const char* k : {"min", "p50", "avg", "p99", "max"}) {
+    if (auto v = Number(rtt, json::json_pointer(std::string("/") + k))) bars.emplace_back(k, *v);
+  }
+  if (bars.empty()) return NoData("Prober round-trip time");
+  double hi = 1;
+  for (const auto& [k, v] : bars) hi = std::max(hi, v);
+  Svg plot("Prober round-trip time",
+           {.lo = 0, .hi = static_cast<double>(bars.size()), .label = "statistic"},
+           {.lo = 1, .hi = hi, .log = true, .label = "RTT (µs, log)"}, 860, 220);
+  std::vector<std::pair<double, std::string>> cats;
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const auto& [k, v] = bars[i];
+    const double x = static_cast<double>(i);
+    plot.Rect(x + 0.25, plot.y().lo, x + 0.75, v, "bar4", fmt::format("{}: {} µs", k, Num(v)));
+    plot.Label(x + 0.5, v, fmt::format("{} µs", Num(v)), "middle", -4);
+    cats.emplace_back(x + 0.5, k);
+  }
+  plot.Categories(cats);
+  return plot.Finish();
+}
+
+std::string SpikesPlot(const json& j) {
+  const json* spikes = j.contains("probe") ? Array(j["probe"], "spikes") : nullptr;
+  std::vector<std::pair<double, double>> pts;
+  if (spikes) {
+    for (const auto& s : *spikes) {
+      auto t = Number(s, "/t_s"_json_pointer);
+      auto d = Number(s, "/delay_ms"_json_pointer);
+      if (t && d) pts.emplace_back(*t, *d);
+    }
+  }
+  if (pts.empty()) return NoData("Prober spikes over time");
+  std::sort(pts.begin(), pts.end());
+  const double t0 = pts.front().first;
+  double yhi = 0;
+  for (const auto& [t, d] : pts) yhi = std::max(yhi, d);
+  const auto blackout = Number(j, "/probe/longest_blackout_ms"_json_pointer);
+  if (blackout) yhi = std::max(yhi, *blackout);
+  Svg plot("Prober delay spikes",
+           {.lo = -0.5,
+            .hi = std::max(pts.back().first - t0, 1.0) + 0.5,
+            .label = "time since first spike (s)"},
+           {.lo = 0, .hi = yhi * 1.2, .label = "delay (ms)"});
+  if (blackout) {
+    plot.Line(plot.x().lo, *blackout, plot.x().hi, *blackout, "blackout");
+    plot.Label(plot.x().hi, *blackout, fmt::format("longest blackout {} ms", Num(*blackout)), "end",
+               -5, "note stalltext");
+  }
+  for (const auto& [t, d] : pts) {
+    plot.Line(t - t0, 0, t - t0, d, "stem");
+    plot.Dot(t - t0, d, "dot", fmt::format("+{} s: {} ms", Num(t - t0), Num(d)));
+  }
+  return plot.Finish();
+}
+
+// One dot per run, one row per test, for tests with several runs.
+std::string StripPlot(const std::string& title, const char* key,
+                      const std::vector<std::pair<std::string, std::vector<double>>>& tests) {
+  double hi = 0;
+  for (const auto& [name, v] : tests) {
+    for (double x : v) hi = std::max(hi, x);
+  }
+  const int height = 110 + 48 * static_cast<int>(tests.size());
+  Svg plot(title, {.lo = 0, .hi = hi * 1.1, .label = fmt::format("{} (ms)", key)},
+           {.lo = 0, .hi = static_cast<double>(tests.size()), .label = "runs", .ticks = false}, 860,
+           height);
+  for (size_t i = 0; i < tests.size(); ++i) {
+    const auto& [name, v] = tests[i];
+    const double row = static_cast<double>(tests.size() - i) - 0.5;
+    for (size_t k = 0; k < v.size(); ++k) {
+      // A small vertical jitter, deterministic, so that equal values stay apart.
+      const double jitter = (static_cast<double>(k % 5) - 2) * 0.06;
+      plot.Dot(v[k], row + jitter, "dot", fmt::format("{}: run {}: {} ms", name, k + 1, Num(v[k])));
+    }
+    plot.Label(0, row + 0.5, fmt::format("{} ({} runs)", name, v.size()), "start", 14,
+               "note rowname");
+  }
+  return plot.Finish();
+}
+
+const char* const kCss = R"(
+body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#222;
+background:#fff;margin:0}
+main{max-width:1100px;margin:0 auto;padding:16px 24px}
+h1{font-size:1.6em;margin:.4em 0}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:14px;width:100%}
+th,td{padding:4px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left;white-space:normal;overflow-wrap:anywhere}
+th{background:#f3f3f3;position:sticky;top:0}
+.PASS{color:#1a7f37;font-weight:600}.FAIL{color:#cf222e;font-weight:600}.SKIP{color:#9a6700}
+.facts{font-size:14px;color:#444}.nodata{color:#888;font-style:italic;margin:.3em 0}
+.error{color:#cf222e}
+svg{display:block;width:100%;height:auto;margin:10px 0;font-family:inherit}
+svg .title{font-size:15px;font-weight:600;fill:#222}
+svg .tick{font-size:12px;fill:#555}svg .axislabel{font-size:13px;fill:#222}
+svg .note,svg .legend{font-size:12px;fill:#333}svg .stalltext{fill:#c62828;font-weight:600}
+svg .rowname{font-weight:600}
+svg .frame{fill:none;stroke:#999}svg .grid{stroke:#eee}svg .axis{stroke:#999}
+svg .bar{fill:#4c78a8}svg .bar2{fill:#72b7b2}svg .bar3{fill:#b279a2}svg .bar4{fill:#54a24b}
+svg .stall{fill:#d62728}svg .downtime{fill:#f58518;opacity:.25}
+svg .marker{stroke:#333;stroke-dasharray:4 3}svg .blackout{stroke:#d62728;stroke-width:2;stroke-dasharray:6 3}
+svg .series{fill:none;stroke:#4c78a8;stroke-width:2}svg .dot{fill:#4c78a8;fill-opacity:.8}
+svg .stem{stroke:#4c78a8}
+)";
+
+std::string Anchor(size_t i) { return fmt::format("run-{}", i + 1); }
+
+std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
+  std::string h =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<title>migtest report</title>\n<style>";
+  h += kCss;
+  h += "</style></head>\n<body><main>\n<h1>migtest report</h1>\n<p class=\"facts\">From ";
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    h += (i ? ", " : "") + std::string("<code>") + Escape(dirs[i].string()) + "</code>";
+  }
+  int passed = 0, failed = 0, skipped = 0;
+  for (const auto& r : c.runs) {
+    passed += r.row.verdict == "PASS";
+    failed += r.row.verdict == "FAIL";
+    skipped += r.row.verdict == "SKIP";
+  }
+  h += fmt::format(": {} results, {} passed, {} failed, {} skipped.</p>\n", c.runs.size(), passed,
+                   failed, skipped);
+  if (!c.unreadable.empty()) {
+    h += "<p class=\"error\">Unreadable result files:</p><ul class=\"error\">\n";
+    for (const auto& u : c.unreadable) h += "<li>" + Escape(u) + "</li>\n";
+    h += "</ul>\n";
+  }
+  h += "<h2>Summary</h2>\n<table>\n<thead><tr>";
+  for (const auto& th : TableHead()) h += "<th>" + Escape(th) + "</th>";
+  h += "</tr></thead>\n<tbody>\n";
+  for (size_t i = 0; i < c.runs.size(); ++i) {
+    const Row& r = c.runs[i].row;
+    auto cells = TableCells(r);
+    h += "<tr>";
+    for (size_t k = 0; k < cells.size(); ++k) {
+      if (k == 0 && !c.runs[i].doc.is_null()) {
+        h += fmt::format("<td><a href=\"#{}\">{}</a></td>", Anchor(i), Escape(cells[k]));
+      } else if (k == 1) {
+        h += fmt::format("<td class=\"{}\">{}</td>", Escape(cells[k]), Escape(cells[k]));
+      } else {
+        h += "<td>" + Escape(cells[k]) + "</td>";
+      }
+    }
+    h += "</tr>\n";
+  }
+  h += "</tbody></table>\n";
+  for (const auto& [id, v] : c.verdicts) {
+    if (v.text == "FAIL") {
+      h += fmt::format("<p class=\"facts\"><span class=\"FAIL\">FAIL</span> {}: {}</p>\n",
+                       Escape(id), Escape(v.first_failure.substr(0, 400)));
+    }
+  }
+
+  // Repetitions: tests with several runs.
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> reps;
+  std::map<std::string, int> count;
+  for (const auto& r : c.runs) {
+    if (!r.doc.is_null()) ++count[IdOf(r.row)];
+  }
+  for (const auto& r : c.runs) {
+    if (r.doc.is_null() || count[IdOf(r.row)] < 2) continue;
+    const json m = r.doc.value("migration", json::object());
+    auto& [down, total] = reps[IdOf(r.row)];
+    if (auto v = Number(m, "/downtime_ms"_json_pointer)) down.push_back(*v);
+    if (auto v = Number(m, "/total_time_ms"_json_pointer)) total.push_back(*v);
+  }
+  if (!reps.empty()) {
+    h += "<h2>Repeated tests</h2>\n";
+    for (int which = 0; which < 2; ++which) {
+      std::vector<std::pair<std::string, std::vector<double>>> tests;
+      for (const auto& [id, v] : reps) {
+        const auto& values = which == 0 ? v.first : v.second;
+        if (!values.empty()) tests.emplace_back(id, values);
+      }
+      const char* name = which == 0 ? "Downtime per run" : "Total time per run";
+      h += tests.empty() ? fmt::format("<p class=\"nodata\">no data: {}</p>\n", name)
+                         : StripPlot(name, which == 0 ? "downtime" : "total time", tests);
+    }
+  }
+
+  for (size_t i = 0; i < c.runs.size(); ++i) {
+    const Run& r = c.runs[i];
+    if (r.doc.is_null()) continue;
+    const json& j = r.doc;
+    const json m = j.value("migration", json::object());
+    h += fmt::format("<section id=\"{}\">\n<h2>{} <span class=\"{}\">{}</span></h2>\n", Anchor(i),
+                     Escape(r.row.test), Escape(r.row.verdict), Escape(r.row.verdict));
+    std::string facts = fmt::format("status {}, downtime {}, total {}, iterations {}", r.row.status,
+                                    r.row.downtime, r.row.total, r.row.iterations);
+    if (auto sc = j.find("scenario"); sc != j.end() && sc->is_object()) {
+      for (const char* k : {"backend", "mode", "memory_mib", "dirty_rate_mib_s", "pattern"}) {
+        if (sc->contains(k)) {
+          const json& v = (*sc)[k];
+          facts += fmt::format(", {} {}", k, v.is_string() ? v.get<std::string>() : v.dump());
+        }
+      }
+    }
+    h += "<p class=\"facts\">" + Escape(facts) + "<br>file <code>" + Escape(r.row.file.string()) +
+         "</code></p>\n";
+    if (m.contains("error") && m["error"].is_string()) {
+      h += "<p class=\"error\">" + Escape(m["error"].get<std::string>()) + "</p>\n";
+    }
+    std::vector<std::string> missing;
+    for (std::string plot : {BytesPlot(m), DirtiedPlot(m), BreakdownPlot(m), DirtierPlot(j),
+                             PostcopyPlot(m), RttPlot(j), SpikesPlot(j)}) {
+      if (!plot.empty() && plot[0] == kNoData) {
+        missing.push_back(Escape(plot.substr(1)));
+      } else {
+        h += plot;
+      }
+    }
+    if (!missing.empty()) {
+      h += "<p class=\"nodata\">no data: ";
+      for (size_t k = 0; k < missing.size(); ++k) h += (k ? ", " : "") + missing[k];
+      h += "</p>\n";
+    }
+    h += "</section>\n";
+  }
+  h += "</main></body></html>\n";
+  return h;
+}
+
+std::string MarkdownCell(std::string s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '|')
+      out += "\\|";
+    else if (ch == '\n')
+      out += ' ';
+    else
+      out += ch;
+  }
+  return out;
+}
+
+std::string Markdown(const Collected& c) {
+  std::string md = "| ";
+  const auto head = TableHead();
+  for (const auto& th : head) md += th + " | ";
+  md.pop_back();
+  md += "\n|";
+  for (size_t i = 0; i < head.size(); ++i) md += i == 0 ? " :--- |" : " ---: |";
+  md += "\n";
+  int passed = 0, failed = 0, skipped = 0;
+  for (const auto& r : c.runs) {
+    md += "|";
+    for (const auto& cell : TableCells(r.row)) md += " " + MarkdownCell(cell) + " |";
+    md += "\n";
+    passed += r.row.verdict == "PASS";
+    failed += r.row.verdict == "FAIL";
+    skipped += r.row.verdict == "SKIP";
+  }
+  md += fmt::format("\n{} results: {} passed, {} failed, {} skipped", c.runs.size(), passed, failed,
+                    skipped);
+  if (!c.unreadable.empty()) md += fmt::format(", {} unreadable result files", c.unreadable.size());
+  md += "\n";
+  return md;
+}
+
+int Report(const std::vector<fs::path>& dirs, const std::vector<fs::path>& junit,
+           const fs::path& out, bool markdown) {
+  Collected c;
+  try {
+    c = Collect(dirs, junit);
+  } catch (const std::exception& e) {
+    std::cerr << "migtest-report: " << e.what() << "\n";
+    return 2;
+  }
+  if (markdown) std::cout << Markdown(c);
+  if (!out.empty()) {
+    std::ofstream f(out, std::ios::binary | std::ios::trunc);
+    f << Html(dirs, c);
+    f.close();
+    if (!f) {
+      std::cerr << "migtest-report: cannot write " << out.string() << "\n";
+      return 2;
+    }
+  }
+  return c.unreadable.empty() ? 0 : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"migtest-report: summaries of migtest runs"};
-  app.require_subcommand(1);
+  CLI::App app{"migtest-report: summaries and reports of migtest runs"};
+  app.require_subcommand(0, 1);
   fs::path dir;
   std::vector<fs::path> junit;
   auto* summary = app.add_subcommand(
@@ -257,12 +866,26 @@ int main(int argc, char** argv) {
   summary->add_option("DIR", dir, "the artifact folder (MIGTEST_ARTIFACTS)")->required();
   summary->add_option("--junit", junit, "gtest JUnit XML files (default: every *.xml under DIR)")
       ->check(CLI::ExistingFile);
+  std::vector<fs::path> dirs;
+  fs::path out;
+  bool markdown = false;
+  app.add_option("DIR", dirs, "artifact folders: every result.json and result-*.json under them");
+  app.add_option("-o,--output", out, "write the HTML report (one self-contained file) here");
+  app.add_flag("--markdown", markdown, "print the summary table as Markdown (CI job summaries)");
+  app.add_option("--junit", junit, "gtest JUnit XML files (default: every *.xml under the DIRs)")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
   try {
     if (*summary) return Summary(dir, junit);
+    if (dirs.empty() || (out.empty() && !markdown)) {
+      std::cerr << "migtest-report: give `summary DIR`, or DIR... with -o report.html and/or "
+                   "--markdown\n"
+                << app.help();
+      return 2;
+    }
+    return Report(dirs, junit, out, markdown);
   } catch (const std::exception& e) {
     std::cerr << "migtest-report: " << e.what() << "\n";
     return 2;
   }
-  return 2;
 }
