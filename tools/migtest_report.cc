@@ -668,6 +668,7 @@ svg .tick{font-size:12px;fill:#555}svg .axislabel{font-size:13px;fill:#222}
 svg .note,svg .legend{font-size:12px;fill:#333}svg .stalltext{fill:#c62828;font-weight:600}
 svg .rowname{font-weight:600}
 svg .frame{fill:none;stroke:#999}svg .grid{stroke:#eee}svg .axis{stroke:#999}
+svg .bar,svg .bar2,svg .bar3{stroke:#fff;stroke-width:1}
 svg .bar{fill:#4c78a8}svg .bar2{fill:#72b7b2}svg .bar3{fill:#b279a2}svg .bar4{fill:#54a24b}
 svg .stall{fill:#d62728}svg .downtime{fill:#f58518;opacity:.25}
 svg .marker{stroke:#333;stroke-dasharray:4 3}svg .blackout{stroke:#d62728;stroke-width:2;stroke-dasharray:6 3}
