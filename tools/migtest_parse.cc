@@ -1,7 +1,9 @@
 // migtest-parse: turns migration logs of any supported format into result.json documents.
 //
-//   migtest-parse [--format auto|tlmz|qemu-debug|qemu-qmp|qemu-trace|cloud-hypervisor|migmon|migtest]
-//                 [--pretty] [--summary] [--all-runs] FILE...
+//   migtest-parse [--format NAME] [--pretty] [--summary] [--all-runs] FILE...
+//
+// NAME: auto (the default: detected from content) or a format's name (migtest-parse --help lists
+// them; migtest::FormatNames()).
 //
 // Exit status: 0 parsed, 1 a file did not parse (file:line: expected …, found …), 2 usage.
 #include <fmt/format.h>
@@ -31,14 +33,7 @@ void PrintSummary(const std::vector<migtest::RunResult>& runs) {
       total = Ms(m.total_time);
       downtime = Ms(m.downtime);
       iters = m.iterations.empty() ? "-" : std::to_string(m.iterations.size());
-      std::optional<migtest::Duration> worst;
-      for (const auto& it : m.iterations) {
-        if (it.sync_time && (!worst || *it.sync_time > *worst)) worst = it.sync_time;
-      }
-      for (const auto& s : m.stalls) {
-        if (!worst || s.duration > *worst) worst = s.duration;
-      }
-      stall = Ms(worst);
+      if (auto worst = migtest::WorstStall(m)) stall = Ms(worst->duration);
     }
     std::string blackout = run.probe ? Ms(run.probe->longest_blackout) : "-";
     std::string source =
@@ -58,9 +53,7 @@ int main(int argc, char** argv) {
   bool pretty = false, summary = false, all_runs = false;
   std::vector<std::string> files;
   app.add_option("--format,-f", format_name, "input format")
-      ->check(CLI::IsMember(
-          {"auto", "tlmz", "qemu-debug", "qemu-qmp", "qemu-trace", "cloud-hypervisor", "migmon",
-           "migtest"}));
+      ->check(CLI::IsMember(migtest::FormatNames()));
   app.add_flag("--pretty", pretty, "indent the JSON");
   app.add_flag("--summary", summary, "print a human table instead of JSON");
   app.add_flag("--all-runs", all_runs, "every run a file holds, not only the first");

@@ -6,14 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 namespace migtest {
 namespace {
-
-using std::chrono::duration_cast;
-using std::chrono::microseconds;
-using std::chrono::milliseconds;
 
 std::string FormatName(const MigrationResult& m) { return std::string(ToString(m.format)); }
 
@@ -36,88 +31,7 @@ std::string Breakdown(const std::vector<Phase>& phases) {
   return s;
 }
 
-double Mean(const std::vector<double>& v) {
-  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
-}
-
-std::string Number(double v) {
-  if (std::abs(v - std::round(v)) < 1e-9) return fmt::format("{:.0f}", v);
-  return fmt::format("{:.1f}", v);
-}
-
 }  // namespace
-
-std::string FormatDuration(Duration d) {
-  const auto us = d.count();
-  if (us < 0) return "-" + FormatDuration(-d);
-  if (us < 1000) return fmt::format("{}us", us);
-  if (us % 1000 == 0) return fmt::format("{}ms", us / 1000);
-  return fmt::format("{:.1f}ms", static_cast<double>(us) / 1000.0);
-}
-
-std::string Summary(const MigrationResult& m) {
-  std::string s = std::string(ToString(m.status));
-  if (m.total_time) s += fmt::format(" in {}", FormatDuration(*m.total_time));
-  if (m.error) s += fmt::format(" ({})", *m.error);
-  s += fmt::format(", downtime {}", m.downtime ? FormatDuration(*m.downtime) : "unknown");
-  if (m.guest_pause) s += fmt::format(" (guest paused {})", FormatDuration(*m.guest_pause));
-  if (!m.iterations.empty()) s += fmt::format(", {} iterations", m.iterations.size());
-  // The worst dirty-bitmap sync is the first thing to look at when downtime or stalls break an
-  // SLO, so the one-line summary carries it.
-  std::optional<Duration> worst_sync;
-  for (const Iteration& it : m.iterations) {
-    if (it.sync_time && (!worst_sync || *it.sync_time > *worst_sync)) worst_sync = it.sync_time;
-  }
-  if (worst_sync) s += fmt::format(", worst sync {}", FormatDuration(*worst_sync));
-  if (m.converged) s += *m.converged ? ", converged" : ", not converged";
-  if (m.verified) s += *m.verified ? ", memory verified" : ", MEMORY NOT VERIFIED";
-  return fmt::format("{} [{}]", s, ToString(m.format));
-}
-
-std::string Summary(const ProbeResult& p) {
-  std::string s = "probe:";
-  if (p.sent) s += fmt::format(" {} sent", *p.sent);
-  if (p.lost) s += fmt::format(", {} lost", *p.lost);
-  if (p.longest_blackout)
-    s += fmt::format(", longest blackout {}", FormatDuration(*p.longest_blackout));
-  if (p.max_latency) s += fmt::format(", max latency {}", FormatDuration(*p.max_latency));
-  if (s == "probe:") s += " no figures";
-  return s;
-}
-
-std::string Summary(const DirtyResult& d) {
-  std::string s = "dirtier:";
-  if (d.pattern) s += " " + *d.pattern;
-  if (d.requested_mib_s) s += fmt::format(" at {} MiB/s", Number(*d.requested_mib_s));
-  if (!d.rate_mib_s.empty()) {
-    s += fmt::format(", achieved {} MiB/s over {}s", Number(Mean(d.rate_mib_s)),
-                     d.rate_mib_s.size());
-  }
-  if (d.verify_errors && *d.verify_errors > 0) {
-    s += fmt::format(", {} corrupted pages", *d.verify_errors);
-  }
-  return s;
-}
-
-std::string Summary(const RunResult& r) {
-  std::string s = r.test ? *r.test : r.source;
-  if (r.migration) s += "; " + Summary(*r.migration);
-  if (r.probe) s += "; " + Summary(*r.probe);
-  if (r.dirty) s += "; " + Summary(*r.dirty);
-  return s;
-}
-
-void PrintTo(const MigrationResult& m, std::ostream* os) { *os << Summary(m); }
-void PrintTo(const ProbeResult& p, std::ostream* os) { *os << Summary(p); }
-void PrintTo(const DirtyResult& d, std::ostream* os) { *os << Summary(d); }
-void PrintTo(const RunResult& r, std::ostream* os) {
-  *os << Summary(r);
-  if (r.guest) {
-    *os << fmt::format(", guest: {} problem{}", r.guest->problems.size(),
-                       r.guest->problems.size() == 1 ? "" : "s");
-    if (r.guest->dirtier_seconds) *os << fmt::format(", dirtier {} s", *r.guest->dirtier_seconds);
-  }
-}
 
 namespace internal {
 
@@ -261,10 +175,10 @@ FigureSpec<MigrationResult, double> BandwidthSpec() {
           [](const MigrationResult& m, const double& v) {
             if (!m.bandwidth_mib_s.empty()) {
               return fmt::format("whose average bandwidth is {} MiB/s over {} per-second samples",
-                                 Number(v), m.bandwidth_mib_s.size());
+                                 FormatNumber(v), m.bandwidth_mib_s.size());
             }
             return fmt::format("whose average bandwidth is {} MiB/s over its iterations",
-                               Number(v));
+                               FormatNumber(v));
           },
           [](const MigrationResult& m) { return Missing(m, "bandwidth figures"); }};
 }
@@ -279,7 +193,7 @@ FigureSpec<MigrationResult, Duration> PostcopyLatencySpec(LatencySelector which)
       case LatencySelector::Kind::kPercentile:
         break;
     }
-    return "p" + Number(which.percentile);
+    return "p" + FormatNumber(which.percentile);
   };
   auto estimate =
       [which](const LatencyDistribution& d) -> std::optional<LatencyDistribution::Estimate> {
@@ -371,9 +285,9 @@ FigureSpec<DirtyResult, double> DirtyRateSpec() {
       },
       [](const DirtyResult& d, const double& v) {
         std::string s = fmt::format("whose achieved dirty rate is {} MiB/s over {} seconds",
-                                    Number(v), d.rate_mib_s.size());
+                                    FormatNumber(v), d.rate_mib_s.size());
         if (d.requested_mib_s)
-          s += fmt::format(" (requested {} MiB/s)", Number(*d.requested_mib_s));
+          s += fmt::format(" (requested {} MiB/s)", FormatNumber(*d.requested_mib_s));
         return s;
       },
       [](const DirtyResult&) { return std::string("which has no per-second dirty rate figures"); }};
@@ -404,35 +318,31 @@ CheckSpec<MigrationResult> NoIterationStallAboveSpec(Duration limit) {
   const std::string lim = FormatDuration(limit);
   return {"has no iteration stall above " + lim, "has an iteration stall above " + lim,
           [limit, lim](const MigrationResult& m, std::string* why) {
-            std::optional<Duration> worst;
-            std::string culprit;
-            const size_t n = m.iterations.size();
-            for (const Iteration& it : m.iterations) {
-              if (it.sync_time && (!worst || *it.sync_time > *worst)) {
-                worst = it.sync_time;
-                culprit = fmt::format("iteration {} of {} stalled {} in dirty-bitmap sync",
-                                      it.index, n, FormatDuration(*it.sync_time));
-              }
-            }
-            for (const Stall& s : m.stalls) {
-              if (!worst || s.duration > *worst) {
-                worst = s.duration;
-                culprit = fmt::format("section {}", s.section);
-                if (s.section_id) culprit += fmt::format(" (id {})", *s.section_id);
-                culprit += fmt::format(" stalled {}", FormatDuration(s.duration));
-                if (s.count)
-                  culprit += fmt::format(", {} time{}", *s.count, *s.count == 1 ? "" : "s");
-              }
-            }
+            const std::optional<WorstStallFigure> worst = WorstStall(m);
             if (!worst) {
               *why = Missing(m, "iteration sync times or stalls");
               return false;
             }
-            if (*worst > limit) {
+            std::string culprit;
+            if (worst->iteration) {
+              culprit = fmt::format("iteration {} of {} stalled {} in dirty-bitmap sync",
+                                    *worst->iteration, m.iterations.size(),
+                                    FormatDuration(worst->duration));
+            } else {
+              const Stall& s = *worst->section;
+              culprit = fmt::format("section {}", s.section);
+              if (s.section_id) culprit += fmt::format(" (id {})", *s.section_id);
+              culprit += fmt::format(" stalled {}", FormatDuration(s.duration));
+              if (s.count) {
+                culprit += fmt::format(", {} time{}", *s.count, *s.count == 1 ? "" : "s");
+              }
+            }
+            if (worst->duration > limit) {
               *why = fmt::format("{} (limit {})", culprit, lim);
               return false;
             }
-            *why = fmt::format("whose worst stall is {}: {}", FormatDuration(*worst), culprit);
+            *why = fmt::format("whose worst stall is {}: {}", FormatDuration(worst->duration),
+                               culprit);
             return true;
           }};
 }
@@ -542,11 +452,13 @@ bool NearMatcher::MatchAndExplain(double x, testing::MatchResultListener* listen
 }
 
 void NearMatcher::DescribeTo(std::ostream* os) const {
-  *os << fmt::format("is within {}% of {}", Number(relative_ * 100.0), Number(target_));
+  *os << fmt::format("is within {}% of {}", FormatNumber(relative_ * 100.0),
+                     FormatNumber(target_));
 }
 
 void NearMatcher::DescribeNegationTo(std::ostream* os) const {
-  *os << fmt::format("isn't within {}% of {}", Number(relative_ * 100.0), Number(target_));
+  *os << fmt::format("isn't within {}% of {}", FormatNumber(relative_ * 100.0),
+                     FormatNumber(target_));
 }
 
 }  // namespace internal

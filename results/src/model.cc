@@ -6,19 +6,10 @@
 #include <numeric>
 #include <utility>
 
+#include "parse_internal.hpp"
+
 namespace migtest {
 namespace {
-
-constexpr std::array<std::pair<Format, std::string_view>, 8> kFormatNames{{
-    {Format::kAuto, "auto"},
-    {Format::kTlmz, "tlmz"},
-    {Format::kQemuDebug, "qemu-debug"},
-    {Format::kQemuQmp, "qemu-qmp"},
-    {Format::kCloudHypervisor, "cloud-hypervisor"},
-    {Format::kMigmon, "migmon"},
-    {Format::kMigtest, "migtest"},
-    {Format::kQemuTrace, "qemu-trace"},
-}};
 
 constexpr std::array<std::pair<Status, std::string_view>, 5> kStatusNames{{
     {Status::kUnknown, "unknown"},
@@ -120,10 +111,8 @@ void MergePart(std::optional<T>& into, const std::optional<T>& from, void (*merg
 }  // namespace
 
 std::string_view ToString(Format format) {
-  for (const auto& [f, name] : kFormatNames) {
-    if (f == format) return name;
-  }
-  return "unknown";
+  const internal::FormatEntry* f = internal::FindFormat(format);
+  return f != nullptr ? f->name : "unknown";
 }
 
 std::string_view ToString(Status status) {
@@ -134,10 +123,16 @@ std::string_view ToString(Status status) {
 }
 
 std::optional<Format> FormatFromString(std::string_view name) {
-  for (const auto& [f, n] : kFormatNames) {
-    if (n == name) return f;
+  for (const internal::FormatEntry& f : internal::Formats()) {
+    if (f.name == name) return f.format;
   }
   return std::nullopt;
+}
+
+std::vector<std::string> FormatNames() {
+  std::vector<std::string> names;
+  for (const internal::FormatEntry& f : internal::Formats()) names.emplace_back(f.name);
+  return names;
 }
 
 std::optional<Status> StatusFromString(std::string_view name) {
@@ -245,6 +240,22 @@ void Merge(RunResult& into, const RunResult& from) {
       if (!into.extra.contains(k)) into.extra[k] = v;
     }
   }
+}
+
+std::optional<WorstStallFigure> WorstStall(const MigrationResult& m, StallSources sources) {
+  std::optional<WorstStallFigure> worst;
+  for (const Iteration& it : m.iterations) {
+    if (it.sync_time && (!worst || *it.sync_time > worst->duration)) {
+      worst = WorstStallFigure{*it.sync_time, it.index, std::nullopt};
+    }
+  }
+  if (sources == StallSources::kSyncOnly) return worst;
+  for (const Stall& s : m.stalls) {
+    if (!worst || s.duration > worst->duration) {
+      worst = WorstStallFigure{s.duration, std::nullopt, s};
+    }
+  }
+  return worst;
 }
 
 }  // namespace migtest

@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "parse_internal.hpp"
@@ -156,34 +155,14 @@ std::vector<JsonValue> ReadJsonValues(std::istream& in, std::string_view source)
 }  // namespace internal
 
 Format DetectFormat(std::string_view head) {
-  auto has = [head](std::string_view needle) {
-    return head.find(needle) != std::string_view::npos;
-  };
-  auto first = internal::Trim(head);
-  if (!first.empty() && first.front() == '{') {
-    if (has("\"schema\"") && has("migtest.result")) return Format::kMigtest;
-    return Format::kQemuQmp;
+  const internal::FormatEntry* weak = nullptr;
+  for (const internal::FormatEntry& f : internal::Formats()) {
+    if (f.detect == nullptr) continue;
+    const internal::Detection d = f.detect(head);
+    if (d == internal::Detection::kYes) return f.format;
+    if (d == internal::Detection::kWeak && weak == nullptr) weak = &f;
   }
-  if (has("tlc_conf:") || has("RAM_SAVE_FLAG_EOS") ||
-      std::regex_search(head.begin(), head.end(), std::regex(R"((^|\n)\s*s22[12] \d)"))) {
-    return Format::kTlmz;
-  }
-  if (std::regex_search(head.begin(), head.end(),
-                        std::regex(R"((^|\n)\d+@\d+\.\d{6}:[a-z_0-9]+)"))) {
-    return Format::kQemuTrace;
-  }
-  if (has("savevm: save") || has("migration: ended after")) return Format::kQemuDebug;
-  if (has("cloud-hypervisor:") || has("Migration downtime breakdown:") ||
-      has("Downtime breakdown:") || has("Migration complete") || has("Precopy: ") ||
-      has("Precopy converged: ") || has("Migration (incoming):")) {
-    return Format::kCloudHypervisor;
-  }
-  if (has("dirty-rate:") || has(" (us): ") || has("Speed: ") || has("Latency: average") ||
-      has("max_delay:") || has(",18446744073709551615")) {
-    return Format::kMigmon;
-  }
-  if (has("rtt min/avg/max/mdev")) return Format::kQemuDebug;
-  return Format::kAuto;
+  return weak != nullptr ? weak->format : Format::kAuto;
 }
 
 namespace {
@@ -200,34 +179,22 @@ Format Detect(std::istream& in, std::string_view source, std::string& head) {
   if (f == Format::kAuto) {
     std::string_view first = head;
     first = first.substr(0, first.find('\n'));
-    throw ParseError(std::string(source), 1,
-                     "a known format (tlmz, qemu-debug, qemu-qmp, qemu-trace, cloud-hypervisor, "
-                     "migmon, migtest)",
+    std::string names;
+    for (const internal::FormatEntry& e : internal::Formats()) {
+      if (e.parse != nullptr) names += (names.empty() ? "" : ", ") + std::string(e.name);
+    }
+    throw ParseError(std::string(source), 1, fmt::format("a known format ({})", names),
                      internal::Quote(first));
   }
   return f;
 }
 
 std::vector<RunResult> ParseKnown(std::istream& in, Format format, std::string_view source) {
-  switch (format) {
-    case Format::kTlmz:
-      return {internal::ParseTlmz(in, source)};
-    case Format::kQemuDebug:
-      return internal::ParseQemuDebugRuns(in, source);
-    case Format::kQemuQmp:
-      return {internal::ParseQemuQmp(in, source)};
-    case Format::kCloudHypervisor:
-      return {internal::ParseCloudHypervisor(in, source)};
-    case Format::kMigmon:
-      return {internal::ParseMigmon(in, source)};
-    case Format::kMigtest:
-      return internal::ParseMigtestRuns(in, source);
-    case Format::kQemuTrace:
-      return {internal::ParseQemuTrace(in, source)};
-    case Format::kAuto:
-      break;
+  const internal::FormatEntry* f = internal::FindFormat(format);
+  if (f == nullptr || f->parse == nullptr) {
+    throw ParseError(std::string(source), 0, "a format", std::string(ToString(format)));
   }
-  throw ParseError(std::string(source), 0, "a format", "auto");
+  return f->parse(in, source);
 }
 
 }  // namespace

@@ -59,6 +59,13 @@ std::string Clean(const std::string& raw) {
 
 }  // namespace
 
+bool IsGuestProblemLine(std::string_view line) {
+  for (std::string_view p : kProblems) {
+    if (line.find(p) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 GuestResult ParseGuestConsole(std::istream& in, std::string_view console_name) {
   GuestResult g;
   g.console = std::string(console_name);
@@ -75,14 +82,9 @@ GuestResult ParseGuestConsole(std::istream& in, std::string_view console_name) {
       ++corruptions;
       dirtier_seen = true;
     }
-    bool problem = false;
-    for (std::string_view p : kProblems) {
-      if (raw.find(p) != std::string::npos) {
-        problem = true;
-        break;
-      }
+    if (IsGuestProblemLine(raw) && g.problems.size() < kMaxProblems) {
+      g.problems.push_back({g.lines, Clean(raw)});
     }
-    if (problem && g.problems.size() < kMaxProblems) g.problems.push_back({g.lines, Clean(raw)});
   }
   if (seconds > 0) g.dirtier_seconds = seconds;
   if (dirtier_seen) g.verify_errors = corruptions;

@@ -6,6 +6,7 @@
 #include <istream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,12 +62,18 @@ struct JsonValue {
 // after another); text between values that is not JSON is an error.
 std::vector<JsonValue> ReadJsonValues(std::istream& in, std::string_view source);
 
-RunResult ParseTlmz(std::istream& in, std::string_view source);
-std::vector<RunResult> ParseQemuDebugRuns(std::istream& in, std::string_view source);
-RunResult ParseQemuQmp(std::istream& in, std::string_view source);
-RunResult ParseQemuTrace(std::istream& in, std::string_view source);
-RunResult ParseCloudHypervisor(std::istream& in, std::string_view source);
-RunResult ParseMigmon(std::istream& in, std::string_view source);
-std::vector<RunResult> ParseMigtestRuns(std::istream& in, std::string_view source);
+// Whether the head of an input reads as a format: kWeak is a hint another format may override.
+enum class Detection { kNo, kWeak, kYes };
+
+// One format migtest reads (formats.cc holds them all, in detection order).
+struct FormatEntry {
+  Format format;
+  std::string_view name;                        // as in result.json and on command lines
+  Detection (*detect)(std::string_view head);   // nullptr: kAuto, only a request
+  std::vector<RunResult> (*parse)(std::istream& in, std::string_view source);  // every run
+};
+std::span<const FormatEntry> Formats();
+// nullptr for a Format with no row (none: every enumerator has one).
+const FormatEntry* FindFormat(Format format);
 
 }  // namespace migtest::internal

@@ -23,6 +23,18 @@ using ::testing::StartsWith;
 
 std::filesystem::path Data(const char* name) { return std::filesystem::path(MIGTEST_TEST_DATA) / name; }
 
+// The table ParseGuestConsole quotes from is the one a backend's early exit uses.
+TEST(GuestConsoleTest, ProblemLinesAreTheConsoleParsersTable) {
+  EXPECT_TRUE(IsGuestProblemLine("[   12.3] Kernel panic - not syncing: Fatal exception"));
+  EXPECT_TRUE(IsGuestProblemLine("[    5.1] watchdog: BUG: soft lockup - CPU#0 stuck for 22s!"));
+  EXPECT_TRUE(IsGuestProblemLine("MIGTEST-GUEST-ERROR: the dirtier ended (status 1)"));
+  EXPECT_FALSE(IsGuestProblemLine("dirty-rate: 50.0 MiB/s"));
+  std::istringstream console("ok\nrcu: INFO: rcu_preempt self-detected stall on CPU\n");
+  GuestResult g = ParseGuestConsole(console, "console");
+  ASSERT_EQ(g.problems.size(), 1u);
+  EXPECT_TRUE(IsGuestProblemLine(g.problems[0].text));
+}
+
 TEST(GuestConsoleTest, AFullBootWithTheDirtierIsClean) {
   GuestResult g = ParseGuestConsoleFile(Data("guest_console_boot.log"));
   EXPECT_THAT(g.problems, ::testing::IsEmpty());

@@ -107,5 +107,61 @@ TEST(FormatNamesTest, FmtPrintsTheResultJsonNames) {
   }
 }
 
+TEST(FormatNamesTest, EveryNameReadsBackAndDetectionFallsBackOnAHint) {
+  std::vector<std::string> names = FormatNames();
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "auto");
+  EXPECT_THAT(names, ::testing::Contains("qemu-trace"));
+  for (const std::string& name : names) {
+    std::optional<Format> f = FormatFromString(name);
+    ASSERT_TRUE(f) << name;
+    EXPECT_EQ(ToString(*f), name);
+  }
+  // ping's summary alone reads as QEMU debug text; beside a migmon line, as migmon.
+  EXPECT_EQ(DetectFormat("rtt min/avg/max/mdev = 1/2/3/4 ms\n"), Format::kQemuDebug);
+  EXPECT_EQ(DetectFormat("rtt min/avg/max/mdev = 1/2/3/4 ms\nmax_delay: 5\n"), Format::kMigmon);
+}
+
+TEST(WorstStallTest, TheWorstSyncOrReportedStallAndWhatItWas) {
+  MigrationResult m;
+  EXPECT_EQ(WorstStall(m), std::nullopt);
+  for (int i : {1, 2, 3}) {
+    Iteration it;
+    it.index = i;
+    if (i != 2) it.sync_time = milliseconds(i == 3 ? 40 : 10);
+    m.iterations.push_back(it);
+  }
+  auto sync = WorstStall(m);
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(sync->duration, milliseconds(40));
+  EXPECT_EQ(sync->iteration, 3);
+  EXPECT_EQ(sync->section, std::nullopt);
+  m.stalls.push_back(Stall{"ram", 2, milliseconds(40), std::nullopt});
+  EXPECT_EQ(WorstStall(m)->iteration, 3);  // a tie goes to the iteration
+  m.stalls.push_back(Stall{"block", std::nullopt, milliseconds(55), 3});
+  auto worst = WorstStall(m);
+  ASSERT_TRUE(worst);
+  EXPECT_EQ(worst->duration, milliseconds(55));
+  EXPECT_EQ(worst->iteration, std::nullopt);
+  ASSERT_TRUE(worst->section);
+  EXPECT_EQ(worst->section->section, "block");
+  // The sync times alone.
+  EXPECT_EQ(WorstStall(m, StallSources::kSyncOnly)->duration, milliseconds(40));
+}
+
+// The results headers alone (no matchers) print results readably in gtest messages and fmt.
+TEST(PrintTest, ResultsPrintAsOneLineSummaries) {
+  MigrationResult m;
+  m.format = Format::kTlmz;
+  m.status = Status::kCompleted;
+  m.total_time = milliseconds(960);
+  m.downtime = microseconds(6200);
+  EXPECT_EQ(::testing::PrintToString(m), "completed in 960ms, downtime 6.2ms [tlmz]");
+  EXPECT_EQ(fmt::format("{}", m), "completed in 960ms, downtime 6.2ms [tlmz]");
+  EXPECT_EQ(FormatDuration(microseconds(850)), "850us");
+  EXPECT_EQ(FormatNumber(200.0), "200");
+  EXPECT_EQ(FormatNumber(0.5), "0.5");
+}
+
 }  // namespace
 }  // namespace migtest

@@ -5,3 +5,4 @@
 #include "migtest/results/json.hpp"
 #include "migtest/results/model.hpp"
 #include "migtest/results/parse.hpp"
+#include "migtest/results/print.hpp"

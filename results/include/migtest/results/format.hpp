@@ -2,8 +2,7 @@
 // result.json and on command lines ("completed", "qemu-qmp"), with the usual string width/align.
 //
 // One-line summaries of whole results (fmt::formatter<MigrationResult>, ProbeResult, DirtyResult,
-// RunResult and migtest::Summary) live with the matchers, in migtest/matchers.hpp, whose PrintTo
-// uses them; they are not repeated here so that each has one definition.
+// RunResult, migtest::Summary and the PrintTo GoogleTest uses) are in migtest/results/print.hpp.
 //
 // **Example**:
 //

@@ -228,10 +228,27 @@ struct RunResult {
 std::string_view ToString(Format format);
 std::string_view ToString(Status status);
 std::optional<Format> FormatFromString(std::string_view name);
+// Every name FormatFromString accepts: "auto", then each format in the order detection tries them.
+std::vector<std::string> FormatNames();
 std::optional<Status> StatusFromString(std::string_view name);
 
 // Fills what `into` lacks from `from` (parts and figures); used to combine a migration log with the
 // prober's and the dirtier's outputs into one RunResult.
 void Merge(RunResult& into, const RunResult& from);
+
+// The longest the migration held the guest's copy still in one go, and what it was: an
+// iteration's dirty-bitmap sync (Iteration::sync_time) or a section the VMM reported as a stall
+// (QEMU DEBUG_SAVEVM, trace events). An iteration's length is not a stall.
+struct WorstStallFigure {
+  Duration duration{};
+  std::optional<int> iteration;  // Iteration::index, when it was that iteration's sync
+  std::optional<Stall> section;  // else the reported stall
+};
+// Which figures WorstStall weighs: sync times and reported stalls, or the sync times alone (the
+// "worst sync" a summary shows).
+enum class StallSources { kAll, kSyncOnly };
+// nullopt when the result has none of those figures. On a tie the iteration, then the earliest.
+std::optional<WorstStallFigure> WorstStall(const MigrationResult& m,
+                                           StallSources sources = StallSources::kAll);
 
 }  // namespace migtest

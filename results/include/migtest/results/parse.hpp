@@ -88,5 +88,8 @@ void CombineQemuTrace(MigrationResult& qmp, const MigrationResult& trace);
 // included; only a file that cannot be read throws ParseError.
 GuestResult ParseGuestConsole(std::istream& in, std::string_view console_name);
 GuestResult ParseGuestConsoleFile(const std::filesystem::path& path);
+// Whether one console line is such a problem (the same table): a backend watching a guest's
+// console stops waiting at the first one.
+bool IsGuestProblemLine(std::string_view line);
 
 }  // namespace migtest

@@ -1,0 +1,89 @@
+#include "migtest/results/print.hpp"
+
+#include <cmath>
+#include <numeric>
+
+namespace migtest {
+
+namespace internal {
+double Mean(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+}  // namespace internal
+
+std::string FormatDuration(Duration d) {
+  const auto us = d.count();
+  if (us < 0) return "-" + FormatDuration(-d);
+  if (us < 1000) return fmt::format("{}us", us);
+  if (us % 1000 == 0) return fmt::format("{}ms", us / 1000);
+  return fmt::format("{:.1f}ms", static_cast<double>(us) / 1000.0);
+}
+
+std::string FormatNumber(double v) {
+  if (std::abs(v - std::round(v)) < 1e-9) return fmt::format("{:.0f}", v);
+  return fmt::format("{:.1f}", v);
+}
+
+std::string Summary(const MigrationResult& m) {
+  std::string s = std::string(ToString(m.status));
+  if (m.total_time) s += fmt::format(" in {}", FormatDuration(*m.total_time));
+  if (m.error) s += fmt::format(" ({})", *m.error);
+  s += fmt::format(", downtime {}", m.downtime ? FormatDuration(*m.downtime) : "unknown");
+  if (m.guest_pause) s += fmt::format(" (guest paused {})", FormatDuration(*m.guest_pause));
+  if (!m.iterations.empty()) s += fmt::format(", {} iterations", m.iterations.size());
+  // The worst dirty-bitmap sync is the first thing to look at when downtime or stalls break an
+  // SLO, so the one-line summary carries it.
+  if (auto worst = WorstStall(m, StallSources::kSyncOnly)) {
+    s += fmt::format(", worst sync {}", FormatDuration(worst->duration));
+  }
+  if (m.converged) s += *m.converged ? ", converged" : ", not converged";
+  if (m.verified) s += *m.verified ? ", memory verified" : ", MEMORY NOT VERIFIED";
+  return fmt::format("{} [{}]", s, ToString(m.format));
+}
+
+std::string Summary(const ProbeResult& p) {
+  std::string s = "probe:";
+  if (p.sent) s += fmt::format(" {} sent", *p.sent);
+  if (p.lost) s += fmt::format(", {} lost", *p.lost);
+  if (p.longest_blackout)
+    s += fmt::format(", longest blackout {}", FormatDuration(*p.longest_blackout));
+  if (p.max_latency) s += fmt::format(", max latency {}", FormatDuration(*p.max_latency));
+  if (s == "probe:") s += " no figures";
+  return s;
+}
+
+std::string Summary(const DirtyResult& d) {
+  std::string s = "dirtier:";
+  if (d.pattern) s += " " + *d.pattern;
+  if (d.requested_mib_s) s += fmt::format(" at {} MiB/s", FormatNumber(*d.requested_mib_s));
+  if (!d.rate_mib_s.empty()) {
+    s += fmt::format(", achieved {} MiB/s over {}s", FormatNumber(internal::Mean(d.rate_mib_s)),
+                     d.rate_mib_s.size());
+  }
+  if (d.verify_errors && *d.verify_errors > 0) {
+    s += fmt::format(", {} corrupted pages", *d.verify_errors);
+  }
+  return s;
+}
+
+std::string Summary(const RunResult& r) {
+  std::string s = r.test ? *r.test : r.source;
+  if (r.migration) s += "; " + Summary(*r.migration);
+  if (r.probe) s += "; " + Summary(*r.probe);
+  if (r.dirty) s += "; " + Summary(*r.dirty);
+  return s;
+}
+
+void PrintTo(const MigrationResult& m, std::ostream* os) { *os << Summary(m); }
+void PrintTo(const ProbeResult& p, std::ostream* os) { *os << Summary(p); }
+void PrintTo(const DirtyResult& d, std::ostream* os) { *os << Summary(d); }
+void PrintTo(const RunResult& r, std::ostream* os) {
+  *os << Summary(r);
+  if (r.guest) {
+    *os << fmt::format(", guest: {} problem{}", r.guest->problems.size(),
+                       r.guest->problems.size() == 1 ? "" : "s");
+    if (r.guest->dirtier_seconds) *os << fmt::format(", dirtier {} s", *r.guest->dirtier_seconds);
+  }
+}
+
+}  // namespace migtest
