@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
         s ^= s >> 12;
         s ^= s << 25;
         s ^= s >> 27;
-        i = static_cast<uint64_t>((static_cast<unsigned __int128>(s * 0x2545f4914f6cdd1d) * pages) >> 64);
+        i = static_cast<uint64_t>(
+            (static_cast<unsigned __int128>(s * 0x2545f4914f6cdd1d) * pages) >> 64);
       } else {
         i = next;
         next = next + 1 == pages ? 0 : next + 1;

@@ -23,14 +23,17 @@ class BlackoutVsDowntime : public MigrationTest {};
 TEST_F(BlackoutVsDowntime, GuestBlackoutMatchesReportedDowntime) {
   RunResult run = Migrate({.memory = 256_MiB,
                            .dirty = {.rate = 100_MiBps, .pattern = Pattern::Random},
-                           .mode = Mode::Precopy, .downtime_limit = 100ms,
+                           .mode = Mode::Precopy,
+                           .downtime_limit = 100ms,
                            .probe = {.interval = 2ms}});
   ASSERT_TRUE(run.migration && run.migration->downtime) << "no downtime reported";
   ASSERT_TRUE(run.probe && run.probe->longest_blackout) << "the prober saw no blackout";
   const Duration downtime = *run.migration->downtime;
   const Duration blackout = *run.probe->longest_blackout;
-  RecordProperty("gap_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              blackout - downtime).count()));
+  RecordProperty(
+      "gap_ms",
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(blackout - downtime).count()));
   EXPECT_THAT(run, migtest::DowntimeGap(Lt(150ms)))
       << "the guest was unreachable " << blackout << " but the migration reports " << downtime;
   EXPECT_LT(downtime - blackout, Duration(150ms))

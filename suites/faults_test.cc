@@ -18,10 +18,14 @@ class Faults : public MigrationTest {};
 // A 300 ms stall injected into iteration 2's dirty-bitmap sync: NoIterationStallAbove(100ms) must
 // fail, and its explanation must name the iteration and the stall. Iteration 2 is a precopy round
 // or, when precopy converges after one round, the stop-and-copy round (whose sync the engine also
-// times as an iteration; the stall then adds to the downtime): the matcher must catch it either way.
+// times as an iteration; the stall then adds to the downtime): the matcher must catch it either
+// way.
 TEST_F(Faults, InjectedSyncStallIsCaught) {
-  RunResult run = Migrate({.memory = 128_MiB, .dirty = {.rate = 50_MiBps},
-                           .mode = Mode::Precopy, .downtime_limit = 1ms, .max_iterations = 6,
+  RunResult run = Migrate({.memory = 128_MiB,
+                           .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Precopy,
+                           .downtime_limit = 1ms,
+                           .max_iterations = 6,
                            .inject_stall = StallInjection{.iteration = 2, .duration = 300ms},
                            .probe = {.interval = 10ms}});
   ASSERT_TRUE(run.migration);
@@ -36,9 +40,12 @@ TEST_F(Faults, InjectedSyncStallIsCaught) {
 // migration fails with a reason, and the guest keeps running on the source all along (the prober
 // never loses it for long).
 TEST_F(Faults, DroppedConnectionFailsClearlyAndTheSourceKeepsRunning) {
-  RunResult run = Migrate({.memory = 256_MiB, .dirty = {.rate = 50_MiBps},
-                           .mode = Mode::Precopy, .max_bandwidth = 100_MiBps,
-                           .inject_drop_after = 64_MiB, .probe = {.interval = 5ms}});
+  RunResult run = Migrate({.memory = 256_MiB,
+                           .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Precopy,
+                           .max_bandwidth = 100_MiBps,
+                           .inject_drop_after = 64_MiB,
+                           .probe = {.interval = 5ms}});
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(ToString(run.migration->status), "failed");
   ASSERT_TRUE(run.migration->error);

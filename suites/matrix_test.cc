@@ -25,13 +25,18 @@ TEST_P(Matrix, CompletesAndVerifies) {
 
 INSTANTIATE_TEST_SUITE_P(
     SizeRateMode, Matrix,
-    testing::Values(
-        Scenario{.memory = 64_MiB, .mode = Mode::Precopy, .probe = {.interval = 10ms}},
-        Scenario{.memory = 64_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Postcopy,
-                 .postcopy_after = 1, .probe = {.interval = 10ms}},
-        Scenario{.memory = 256_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy,
-                 .probe = {.interval = 10ms}},
-        Scenario{.memory = 256_MiB, .mode = Mode::Postcopy, .probe = {.interval = 10ms}}),
+    testing::Values(Scenario{.memory = 64_MiB, .mode = Mode::Precopy, .probe = {.interval = 10ms}},
+                    Scenario{.memory = 64_MiB,
+                             .dirty = {.rate = 50_MiBps},
+                             .mode = Mode::Postcopy,
+                             .postcopy_after = 1,
+                             .probe = {.interval = 10ms}},
+                    Scenario{.memory = 256_MiB,
+                             .dirty = {.rate = 50_MiBps},
+                             .mode = Mode::Precopy,
+                             .probe = {.interval = 10ms}},
+                    Scenario{
+                        .memory = 256_MiB, .mode = Mode::Postcopy, .probe = {.interval = 10ms}}),
     ScenarioName());
 
 }  // namespace

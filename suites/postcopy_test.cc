@@ -18,9 +18,11 @@ class PostcopySlo : public MigrationTest {};
 // A page request over loopback takes well under a millisecond; the p99 bound of 100 ms is for a
 // loaded 2-core runner and still catches requests queued behind the background stream.
 TEST_F(PostcopySlo, BusyGuestCompletesWithFastPageRequests) {
-  RunResult run = Migrate({.memory = 256_MiB, .vcpus = 2,
+  RunResult run = Migrate({.memory = 256_MiB,
+                           .vcpus = 2,
                            .dirty = {.rate = 200_MiBps, .pattern = Pattern::Random},
-                           .mode = Mode::Postcopy, .postcopy_after = 1,
+                           .mode = Mode::Postcopy,
+                           .postcopy_after = 1,
                            .probe = {.interval = 5ms}});
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(ToString(run.migration->status), "completed") << run.migration->error.value_or("");
@@ -36,7 +38,8 @@ TEST_F(PostcopySlo, BusyGuestCompletesWithFastPageRequests) {
 TEST_F(PostcopySlo, ImmediatePostcopyCompletesAndVerifies) {
   RunResult run = Migrate({.memory = 128_MiB,
                            .dirty = {.rate = 100_MiBps, .pattern = Pattern::Random},
-                           .mode = Mode::Postcopy, .max_bandwidth = 64_MiBps,
+                           .mode = Mode::Postcopy,
+                           .max_bandwidth = 64_MiBps,
                            .probe = {.interval = 10ms}});
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(ToString(run.migration->status), "completed") << run.migration->error.value_or("");

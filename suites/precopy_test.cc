@@ -22,7 +22,9 @@ class PrecopySlo : public MigrationTest {};
 // runner and still catches a stop-and-copy that re-sends all memory (256 MiB at loopback's
 // ~1.4 GiB/s is ~180 ms).
 TEST_F(PrecopySlo, IdleGuestMigratesWithShortDowntime) {
-  RunResult run = Migrate({.memory = 256_MiB, .mode = Mode::Precopy, .downtime_limit = 100ms,
+  RunResult run = Migrate({.memory = 256_MiB,
+                           .mode = Mode::Precopy,
+                           .downtime_limit = 100ms,
                            .probe = {.interval = 5ms}});
   EXPECT_THAT(run.migration, Converged());
   EXPECT_THAT(run.migration, MemoryVerified());
@@ -36,9 +38,11 @@ TEST_F(PrecopySlo, IdleGuestMigratesWithShortDowntime) {
 // iterations; the downtime stays under the limit it was given plus the estimate's error (at most
 // 49 ms in 10 runs under stress-ng --cpu 2, for a 200 ms limit).
 TEST_F(PrecopySlo, BusyGuestMeetsDowntime) {
-  RunResult run = Migrate({.memory = 256_MiB, .vcpus = 2,
+  RunResult run = Migrate({.memory = 256_MiB,
+                           .vcpus = 2,
                            .dirty = {.rate = 50_MiBps, .pattern = Pattern::Random},
-                           .mode = Mode::Precopy, .downtime_limit = 200ms,
+                           .mode = Mode::Precopy,
+                           .downtime_limit = 200ms,
                            .probe = {.interval = 5ms}});
   EXPECT_THAT(run.migration, Converged());
   EXPECT_THAT(run.migration, MemoryVerified());
@@ -52,10 +56,13 @@ TEST_F(PrecopySlo, BusyGuestMeetsDowntime) {
 // re-send as the last, so precopy gives up at its iteration cap and says it did not converge (the
 // engine then stops and copies anyway; memory still verifies).
 TEST_F(PrecopySlo, OverDirtyingGuestDoesNotConverge) {
-  RunResult run = Migrate({.memory = 64_MiB, .vcpus = 2,
+  RunResult run = Migrate({.memory = 64_MiB,
+                           .vcpus = 2,
                            .dirty = {.rate = 200_MiBps, .pattern = Pattern::Random},
-                           .mode = Mode::Precopy, .downtime_limit = 1ms,
-                           .max_bandwidth = 50_MiBps, .max_iterations = 4,
+                           .mode = Mode::Precopy,
+                           .downtime_limit = 1ms,
+                           .max_bandwidth = 50_MiBps,
+                           .max_iterations = 4,
                            .probe = {.interval = 10ms}});
   EXPECT_THAT(run.migration, Not(Converged()));
   EXPECT_THAT(run.migration, Iterations(Le(5u)));

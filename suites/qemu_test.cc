@@ -5,13 +5,12 @@
 // Bounds come from repeated runs on the CI machine kind (2 cores, TCG; the closing note of issue 7
 // has the table). TCG is slow and noisy, so they are loose; each comment says what it would still
 // catch.
-#include <cstdlib>
-#include <filesystem>
-
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <migtest/fixtures.hpp>
 #include <migtest/matchers.hpp>
 
@@ -104,9 +103,11 @@ TEST_F(QemuSlo, TraceFiguresOfABusyGuest) {
 // RAM goes over the multifd channels (QEMU counts it as multifd-bytes) and the guest comes out
 // whole.
 TEST_F(QemuSlo, MultifdWithFourChannels) {
-  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy,
-                           .qemu = {.capabilities = {{"multifd", true}},
-                                    .parameters = {{"multifd-channels", 4}}}});
+  RunResult run = Migrate(
+      {.memory = 512_MiB,
+       .dirty = {.rate = 50_MiBps},
+       .mode = Mode::Precopy,
+       .qemu = {.capabilities = {{"multifd", true}}, .parameters = {{"multifd-channels", 4}}}});
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(run.migration->status, Status::kCompleted);
   EXPECT_THAT(run.migration, Converged());
@@ -121,8 +122,8 @@ TEST_F(QemuSlo, MultifdWithFourChannels) {
 // whole working set dirty again, so the stop-and-copy never fits 300 ms. The fixture cancels it
 // at the scenario's timeout; the guest goes on running on the source.
 TEST_F(QemuSlo, OverDirtyingGuestDoesNotConvergeAtDefaultBandwidth) {
-  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 500_MiBps},
-                           .mode = Mode::Precopy, .timeout = 15s});
+  RunResult run = Migrate(
+      {.memory = 512_MiB, .dirty = {.rate = 500_MiBps}, .mode = Mode::Precopy, .timeout = 15s});
   ASSERT_TRUE(run.migration);
   EXPECT_THAT(run.migration, Not(Converged()));
   EXPECT_EQ(run.migration->status, Status::kCancelled);
@@ -134,9 +135,14 @@ TEST_F(QemuSlo, OverDirtyingGuestDoesNotConvergeAtDefaultBandwidth) {
 // dirtier and precopy converges (0.8–0.9 s). The guest must come out whole: this is the scenario
 // QEMU 7.2 breaks (see the last test).
 Scenario FastDirtyingGuest() {
-  return {.memory = 512_MiB, .vcpus = 4, .dirty = {.rate = 300_MiBps, .pattern = Pattern::Random},
-          .mode = Mode::Precopy, .downtime_limit = 100ms, .max_bandwidth = 10_GiBps,
-          .timeout = 60s, .qemu = {.dirty_memory = 128_MiB, .healthy_for = 5s}};
+  return {.memory = 512_MiB,
+          .vcpus = 4,
+          .dirty = {.rate = 300_MiBps, .pattern = Pattern::Random},
+          .mode = Mode::Precopy,
+          .downtime_limit = 100ms,
+          .max_bandwidth = 10_GiBps,
+          .timeout = 60s,
+          .qemu = {.dirty_memory = 128_MiB, .healthy_for = 5s}};
 }
 
 TEST_F(QemuSlo, FastDirtyingGuestConvergesWithRaisedBandwidth) {
@@ -151,10 +157,15 @@ TEST_F(QemuSlo, FastDirtyingGuestConvergesWithRaisedBandwidth) {
 // at 64 MiB/s) brings it. With postcopy-preempt the page requests have their own channel.
 // Per-fault latency comes from the destination's trace events (request → page placed); their
 // count matched QEMU's postcopy-requests in every run. Measured (2 runs): 13–15 thousand faults,
-// p50 60–67 µs, p99 1.4–2.3 ms, max 64–89 ms; downtime 1 ms; blocktime 0.66–0.91 s; total 4.6–4.7 s.
+// p50 60–67 µs, p99 1.4–2.3 ms, max 64–89 ms; downtime 1 ms; blocktime 0.66–0.91 s; total 4.6–4.7
+// s.
 Scenario PostcopyBusyGuest() {
-  return {.memory = 512_MiB, .vcpus = 2, .dirty = {.rate = 100_MiBps, .pattern = Pattern::Random},
-          .mode = Mode::Postcopy, .max_bandwidth = 64_MiBps, .postcopy_after = 1,
+  return {.memory = 512_MiB,
+          .vcpus = 2,
+          .dirty = {.rate = 100_MiBps, .pattern = Pattern::Random},
+          .mode = Mode::Postcopy,
+          .max_bandwidth = 64_MiBps,
+          .postcopy_after = 1,
           .qemu = {.dirty_memory = 256_MiB, .postcopy_preempt = true}};
 }
 
@@ -189,8 +200,8 @@ TEST_F(QemuSlo, PostcopyWithoutPreemptFailsTheLatencySlo) {
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(run.migration->status, Status::kCompleted);
   testing::StringMatchResultListener why;
-  EXPECT_FALSE(testing::ExplainMatchResult(PostcopyLatency(Percentile(50), Lt(5ms)),
-                                           *run.migration, &why))
+  EXPECT_FALSE(
+      testing::ExplainMatchResult(PostcopyLatency(Percentile(50), Lt(5ms)), *run.migration, &why))
       << why.str();
   EXPECT_THAT(why.str(), HasSubstr("p50 postcopy latency is"));
   RecordProperty("verdict", why.str());
@@ -207,8 +218,10 @@ TEST_F(QemuSlo, PostcopyWithoutPreemptFailsTheLatencySlo) {
 // tens of ms above QEMU's `downtime` (the announce, the tap, the bridge relearning the guest's
 // MAC). Reported in result.json; the bound only catches a blackout far beyond the downtime.
 TEST_F(QemuSlo, GuestBlackoutVersusReportedDowntime) {
-  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps},
-                           .mode = Mode::Precopy, .probe = {.interval = 5ms}});
+  RunResult run = Migrate({.memory = 512_MiB,
+                           .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Precopy,
+                           .probe = {.interval = 5ms}});
   ASSERT_TRUE(run.migration);
   ASSERT_TRUE(run.migration->downtime);
   ASSERT_TRUE(run.migration->stop_resume_gap);
@@ -245,7 +258,7 @@ TEST_F(QemuSlo, CatchesQemu72CorruptingABusyGuest) {
   Scenario s = FastDirtyingGuest();
   s.qemu.binary = old;
   s.qemu.data_dir = root / "usr/share/qemu";
-  s.qemu.accel = "tcg";  // the bug is TCG's; under KVM 7.2 tracks dirty pages correctly
+  s.qemu.accel = "tcg";      // the bug is TCG's; under KVM 7.2 tracks dirty pages correctly
   s.qemu.healthy_for = 10s;  // a "Bad page state" has shown up 6 s after resume
   std::string verdicts;
   for (int attempt = 1; attempt <= 3; ++attempt) {
@@ -256,12 +269,12 @@ TEST_F(QemuSlo, CatchesQemu72CorruptingABusyGuest) {
     const bool healthy = testing::ExplainMatchResult(GuestHealthy(10s), run, &why);
     // Caught: the verdict fails and quotes the guest's own words. A guest that just went silent
     // (it happened once) is broken too, but the test wants the evidence quoted: try again.
-    const bool quoted = !why.str().empty() &&
-                        (why.str().find("BUG") != std::string::npos ||
-                         why.str().find("Oops") != std::string::npos ||
-                         why.str().find("Kernel panic") != std::string::npos ||
-                         why.str().find("corrupt") != std::string::npos ||
-                         why.str().find("fault") != std::string::npos);
+    const bool quoted =
+        !why.str().empty() && (why.str().find("BUG") != std::string::npos ||
+                               why.str().find("Oops") != std::string::npos ||
+                               why.str().find("Kernel panic") != std::string::npos ||
+                               why.str().find("corrupt") != std::string::npos ||
+                               why.str().find("fault") != std::string::npos);
     if (!healthy && quoted) {
       RecordProperty("caught_on_attempt", attempt);
       RecordProperty("verdict", why.str());

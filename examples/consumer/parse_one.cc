@@ -1,6 +1,5 @@
 // Parses one migration log and prints its downtime: the smallest program a consumer writes.
 #include <iostream>
-
 #include <migtest/results.hpp>
 
 int main(int argc, char** argv) {
@@ -11,10 +10,10 @@ int main(int argc, char** argv) {
   try {
     migtest::RunResult run = migtest::ParseFile(argv[1]);
     if (run.migration && run.migration->downtime) {
-      std::cout << "downtime_ms "
-                << std::chrono::duration_cast<std::chrono::milliseconds>(*run.migration->downtime)
-                       .count()
-                << "\n";
+      std::cout
+          << "downtime_ms "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(*run.migration->downtime).count()
+          << "\n";
     } else {
       std::cout << "no downtime figure\n";
     }

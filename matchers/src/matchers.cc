@@ -1,11 +1,10 @@
 #include "migtest/matchers.hpp"
 
-#include <filesystem>
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 namespace migtest {
 namespace {
@@ -56,9 +55,10 @@ FigureSpec<MigrationResult, Duration> DowntimeSpec() {
                                from != m.config.end() ? from->second : "the run's own clocks",
                                reported);
             } else if (m.stop_resume_gap) {
-              s += fmt::format(" (the guest's pause, from the source's STOP event to the "
-                               "destination's RESUME{})",
-                               reported);
+              s += fmt::format(
+                  " (the guest's pause, from the source's STOP event to the "
+                  "destination's RESUME{})",
+                  reported);
             } else if (m.format == Format::kQemuQmp || m.format == Format::kQemuTrace) {
               s += " (QEMU's own figure: the source's side only)";
             }
@@ -316,35 +316,35 @@ FigureSpec<RunResult, Duration> DowntimeGapSpec() {
 
 CheckSpec<MigrationResult> NoIterationStallAboveSpec(Duration limit) {
   const std::string lim = FormatDuration(limit);
-  return {"has no iteration stall above " + lim, "has an iteration stall above " + lim,
-          [limit, lim](const MigrationResult& m, std::string* why) {
-            const std::optional<WorstStallFigure> worst = WorstStall(m);
-            if (!worst) {
-              *why = Missing(m, "iteration sync times or stalls");
-              return false;
-            }
-            std::string culprit;
-            if (worst->iteration) {
-              culprit = fmt::format("iteration {} of {} stalled {} in dirty-bitmap sync",
-                                    *worst->iteration, m.iterations.size(),
-                                    FormatDuration(worst->duration));
-            } else {
-              const Stall& s = *worst->section;
-              culprit = fmt::format("section {}", s.section);
-              if (s.section_id) culprit += fmt::format(" (id {})", *s.section_id);
-              culprit += fmt::format(" stalled {}", FormatDuration(s.duration));
-              if (s.count) {
-                culprit += fmt::format(", {} time{}", *s.count, *s.count == 1 ? "" : "s");
-              }
-            }
-            if (worst->duration > limit) {
-              *why = fmt::format("{} (limit {})", culprit, lim);
-              return false;
-            }
-            *why = fmt::format("whose worst stall is {}: {}", FormatDuration(worst->duration),
-                               culprit);
-            return true;
-          }};
+  return {
+      "has no iteration stall above " + lim, "has an iteration stall above " + lim,
+      [limit, lim](const MigrationResult& m, std::string* why) {
+        const std::optional<WorstStallFigure> worst = WorstStall(m);
+        if (!worst) {
+          *why = Missing(m, "iteration sync times or stalls");
+          return false;
+        }
+        std::string culprit;
+        if (worst->iteration) {
+          culprit =
+              fmt::format("iteration {} of {} stalled {} in dirty-bitmap sync", *worst->iteration,
+                          m.iterations.size(), FormatDuration(worst->duration));
+        } else {
+          const Stall& s = *worst->section;
+          culprit = fmt::format("section {}", s.section);
+          if (s.section_id) culprit += fmt::format(" (id {})", *s.section_id);
+          culprit += fmt::format(" stalled {}", FormatDuration(s.duration));
+          if (s.count) {
+            culprit += fmt::format(", {} time{}", *s.count, *s.count == 1 ? "" : "s");
+          }
+        }
+        if (worst->duration > limit) {
+          *why = fmt::format("{} (limit {})", culprit, lim);
+          return false;
+        }
+        *why = fmt::format("whose worst stall is {}: {}", FormatDuration(worst->duration), culprit);
+        return true;
+      }};
 }
 
 CheckSpec<MigrationResult> ConvergedSpec() {
@@ -420,9 +420,10 @@ bool GuestHealthyMatcher::Check(const GuestResult* g,
   }
   const uint64_t ran = g->dirtier_seconds.value_or(0);
   if (min_running_ && ran < static_cast<uint64_t>(min_running_->count())) {
-    *listener << fmt::format("whose guest dirtier ran {} s on the destination (wanted at least {} "
-                             "s; {} lines on {})",
-                             ran, min_running_->count(), g->lines, g->console);
+    *listener << fmt::format(
+        "whose guest dirtier ran {} s on the destination (wanted at least {} "
+        "s; {} lines on {})",
+        ran, min_running_->count(), g->lines, g->console);
     return false;
   }
   *listener << fmt::format("whose guest console {} shows no problem in {} lines", g->console,
@@ -452,8 +453,7 @@ bool NearMatcher::MatchAndExplain(double x, testing::MatchResultListener* listen
 }
 
 void NearMatcher::DescribeTo(std::ostream* os) const {
-  *os << fmt::format("is within {}% of {}", FormatNumber(relative_ * 100.0),
-                     FormatNumber(target_));
+  *os << fmt::format("is within {}% of {}", FormatNumber(relative_ * 100.0), FormatNumber(target_));
 }
 
 void NearMatcher::DescribeNegationTo(std::ostream* os) const {

@@ -14,23 +14,26 @@ namespace {
 // Substrings that mark a line as a problem, and why. Kept literal (no regex) so that a reader can
 // see exactly what matches; the kernel's text for these has been stable for many releases.
 constexpr std::string_view kProblems[] = {
-    "Kernel panic",                  // "Kernel panic - not syncing: …"
-    "BUG:",                          // "BUG: kernel NULL pointer dereference", "BUG: Bad page state"
-    "kernel BUG at",                 // BUG_ON()
-    "Oops",                          // "Oops: 0010 [#1] PREEMPT SMP NOPTI"
+    "Kernel panic",   // "Kernel panic - not syncing: …"
+    "BUG:",           // "BUG: kernel NULL pointer dereference", "BUG: Bad page state"
+    "kernel BUG at",  // BUG_ON()
+    "Oops",           // "Oops: 0010 [#1] PREEMPT SMP NOPTI"
     "general protection fault",
     "Fatal exception",
-    "Unable to handle",              // "… kernel paging request"
+    "Unable to handle",  // "… kernel paging request"
     "invalid opcode:",
     "double fault",
     "stack-protector",
-    "segfault at",                   // a user process (the dirtier, the echo server) crashed
-    "list_del corruption", "list_add corruption",
-    "memory corrupted",              // migmon mm_dirty --verify
-    "MIGTEST-GUEST-ERROR",           // the guest's /init: a workload ended or could not start
-    "soft lockup", "hard LOCKUP",
-    "rcu: INFO", "self-detected stall",
-    "traps:",                        // "traps: migmon[42] general protection …"
+    "segfault at",  // a user process (the dirtier, the echo server) crashed
+    "list_del corruption",
+    "list_add corruption",
+    "memory corrupted",     // migmon mm_dirty --verify
+    "MIGTEST-GUEST-ERROR",  // the guest's /init: a workload ended or could not start
+    "soft lockup",
+    "hard LOCKUP",
+    "rcu: INFO",
+    "self-detected stall",
+    "traps:",  // "traps: migmon[42] general protection …"
 };
 constexpr size_t kMaxProblems = 20;
 constexpr size_t kMaxQuote = 200;
@@ -93,7 +96,9 @@ GuestResult ParseGuestConsole(std::istream& in, std::string_view console_name) {
 
 GuestResult ParseGuestConsoleFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ParseError(path.string(), 0, "a readable guest console log", "a file that cannot be opened");
+  if (!in)
+    throw ParseError(path.string(), 0, "a readable guest console log",
+                     "a file that cannot be opened");
   return ParseGuestConsole(in, path.string());
 }
 

@@ -68,8 +68,8 @@ enum class Detection { kNo, kWeak, kYes };
 // One format migtest reads (formats.cc holds them all, in detection order).
 struct FormatEntry {
   Format format;
-  std::string_view name;                        // as in result.json and on command lines
-  Detection (*detect)(std::string_view head);   // nullptr: kAuto, only a request
+  std::string_view name;                       // as in result.json and on command lines
+  Detection (*detect)(std::string_view head);  // nullptr: kAuto, only a request
   std::vector<RunResult> (*parse)(std::istream& in, std::string_view source);  // every run
 };
 std::span<const FormatEntry> Formats();

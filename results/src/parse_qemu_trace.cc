@@ -7,9 +7,9 @@
 //   PID@SECONDS.MICROS:savevm_section_end ram, section_id 1 -> 0
 //   PID@SECONDS.MICROS:vmstate_downtime_checkpoint src-downtime-start
 //   PID@SECONDS.MICROS:vmstate_downtime_save type=non-iterable idstr=cpu instance_id=0 downtime=79
-//   PID@SECONDS.MICROS:vmstate_downtime_load type=non-iterable idstr=0000:00:01.0/virtio-net instance_id=0 downtime=656
-//   PID@SECONDS.MICROS:postcopy_ram_fault_thread_request Request for HVA=0x7f… rb=pc.ram offset=0x1000 pid=42
-//   PID@SECONDS.MICROS:postcopy_place_page host=0x7f…
+//   PID@SECONDS.MICROS:vmstate_downtime_load type=non-iterable idstr=0000:00:01.0/virtio-net
+//   instance_id=0 downtime=656 PID@SECONDS.MICROS:postcopy_ram_fault_thread_request Request for
+//   HVA=0x7f… rb=pc.ram offset=0x1000 pid=42 PID@SECONDS.MICROS:postcopy_place_page host=0x7f…
 //
 // The timestamps are the host's wall clock, so the two QEMUs of one host share it; across hosts
 // the breakdown between the sides is only as good as their clock sync.
@@ -35,7 +35,7 @@ namespace {
 using std::chrono::milliseconds;
 
 struct Event {
-  int64_t us = 0;        // wall clock, microseconds since the epoch
+  int64_t us = 0;  // wall clock, microseconds since the epoch
   std::string_view name;
   std::string_view args;
 };
@@ -300,13 +300,13 @@ RunResult TraceReader::Result(std::string_view source) const {
   // The downtime: every checkpoint of both sides in time order, from the source's stop to the
   // destination's vCPUs running; a phase ends at each checkpoint.
   std::vector<Checkpoint> cps = checkpoints_;
-  std::stable_sort(cps.begin(), cps.end(), [](const Checkpoint& a, const Checkpoint& b) {
-    return a.us < b.us;
-  });
+  std::stable_sort(cps.begin(), cps.end(),
+                   [](const Checkpoint& a, const Checkpoint& b) { return a.us < b.us; });
   auto begin = std::find_if(cps.begin(), cps.end(),
                             [](const Checkpoint& c) { return c.name == "src-downtime-start"; });
   if (begin != cps.end()) {
-    auto end = std::find_if(begin, cps.end(), [](const Checkpoint& c) { return IsVmStarted(c.name); });
+    auto end =
+        std::find_if(begin, cps.end(), [](const Checkpoint& c) { return IsVmStarted(c.name); });
     auto last = end != cps.end() ? end : std::prev(cps.end());
     for (auto it = std::next(begin); it <= last && it != cps.end(); ++it) {
       m.downtime_breakdown.push_back({PhaseName(it->name), Duration(it->us - std::prev(it)->us)});
@@ -327,10 +327,9 @@ RunResult TraceReader::Result(std::string_view source) const {
   }
 
   m.downtime_devices = devices_;
-  std::stable_sort(m.downtime_devices.begin(), m.downtime_devices.end(),
-                   [](const DeviceDowntime& a, const DeviceDowntime& b) {
-                     return a.duration > b.duration;
-                   });
+  std::stable_sort(
+      m.downtime_devices.begin(), m.downtime_devices.end(),
+      [](const DeviceDowntime& a, const DeviceDowntime& b) { return a.duration > b.duration; });
 
   if (fault_requests_ > 0) {
     m.postcopy_latency = fault_latency_;

@@ -85,8 +85,8 @@ TEST(EngineTest, IdleGuestMigratesAndVerifies) {
   ASSERT_THAT(m.iterations, SizeIs(Ge(2u)));
   EXPECT_THAT(m.iterations[0].pages_sent, Optional(16384u));
   // What each phase is worth is SlowPhaseGrowsThatPhaseAndTheDowntime's business.
-  EXPECT_THAT(PhaseNames(m), ElementsAre("final_sync", "final_pages", "send_state", "check",
-                                         "resume"));
+  EXPECT_THAT(PhaseNames(m),
+              ElementsAre("final_sync", "final_pages", "send_state", "check", "resume"));
   ASSERT_TRUE(o.destination.migration);
   EXPECT_THAT(o.destination.migration->verified, Optional(true));
   EXPECT_FALSE(m.pages.contains("test_lost_dirty_pages"));
@@ -96,9 +96,9 @@ TEST(EngineTest, BusyGuestTakesMoreIterationsThanIdle) {
   // The same 200 MiB/s link for both: the full pass takes ~640 ms, long enough for even a
   // writer starved by a loaded machine to leave more dirty pages than a 2 ms downtime allows.
   Outcome idle = Migrate({"-m", "128M", "--max-bandwidth", "200M", "--downtime-limit", "2"});
-  Outcome busy = Migrate({"-m", "128M", "--max-bandwidth", "200M", "--dirty-rate", "50M",
-                          "--vcpus", "2", "--pattern", "random", "--downtime-limit", "2",
-                          "--max-iterations", "12"});
+  Outcome busy =
+      Migrate({"-m", "128M", "--max-bandwidth", "200M", "--dirty-rate", "50M", "--vcpus", "2",
+               "--pattern", "random", "--downtime-limit", "2", "--max-iterations", "12"});
   ASSERT_EQ(busy.source_code, 0) << busy.source_stderr;
   const MigrationResult& b = *busy.source.migration;
   const MigrationResult& i = *idle.source.migration;
@@ -243,23 +243,19 @@ TEST_P(SlowPhaseTest, SlowPhaseGrowsThatPhaseAndTheDowntime) {
 }
 
 const std::vector<std::string> kPrecopyArgs = {"-m", "32M", "--dirty-rate", "50M"};
-const std::vector<std::string> kPostcopyArgs = {"-m", "32M", "--dirty-rate", "50M",
-                                                "--postcopy-after", "2"};
+const std::vector<std::string> kPostcopyArgs = {
+    "-m", "32M", "--dirty-rate", "50M", "--postcopy-after", "2"};
 INSTANTIATE_TEST_SUITE_P(
     Phases, SlowPhaseTest,
-    ::testing::Values(SlowPhaseCase{kPrecopyArgs, "final_sync"},
-                      SlowPhaseCase{kPrecopyArgs, "final_pages"},
-                      SlowPhaseCase{kPrecopyArgs, "send_state"},
-                      SlowPhaseCase{kPrecopyArgs, "check"},
-                      SlowPhaseCase{kPrecopyArgs, "resume"},
-                      SlowPhaseCase{kPostcopyArgs, "sync"},
-                      SlowPhaseCase{kPostcopyArgs, "send_state"},
-                      SlowPhaseCase{kPostcopyArgs, "urgent_channel"},
-                      SlowPhaseCase{kPostcopyArgs, "discard"},
-                      SlowPhaseCase{kPostcopyArgs, "resume"}),
+    ::testing::Values(
+        SlowPhaseCase{kPrecopyArgs, "final_sync"}, SlowPhaseCase{kPrecopyArgs, "final_pages"},
+        SlowPhaseCase{kPrecopyArgs, "send_state"}, SlowPhaseCase{kPrecopyArgs, "check"},
+        SlowPhaseCase{kPrecopyArgs, "resume"}, SlowPhaseCase{kPostcopyArgs, "sync"},
+        SlowPhaseCase{kPostcopyArgs, "send_state"}, SlowPhaseCase{kPostcopyArgs, "urgent_channel"},
+        SlowPhaseCase{kPostcopyArgs, "discard"}, SlowPhaseCase{kPostcopyArgs, "resume"}),
     [](const ::testing::TestParamInfo<SlowPhaseCase>& param) {
-      std::string name = (param.param.args.size() > 4 ? "Postcopy_" : "Precopy_") +
-                         param.param.phase;
+      std::string name =
+          (param.param.args.size() > 4 ? "Postcopy_" : "Precopy_") + param.param.phase;
       std::replace(name.begin(), name.end(), '-', '_');
       return name;
     });
@@ -279,7 +275,7 @@ struct LostDirtyCase {
 class LostDirtyTest : public ::testing::TestWithParam<LostDirtyCase> {
  protected:
   std::vector<std::string> Args() const {
-    std::vector<std::string> a = {"-m",      "64M",      "--dirty-rate", "100M",
+    std::vector<std::string> a = {"-m",        "64M",    "--dirty-rate",     "100M",
                                   "--pattern", "random", "--dirty-tracking", GetParam().tracking};
     a.insert(a.end(), GetParam().mode.begin(), GetParam().mode.end());
     return a;
@@ -316,19 +312,19 @@ TEST_P(LostDirtyTest, TheSameRunWithoutTheKnobVerifies) {
 }
 
 const std::vector<std::string> kPrecopyMode = {"--downtime-limit", "1", "--max-iterations", "4"};
-INSTANTIATE_TEST_SUITE_P(
-    Tracking, LostDirtyTest,
-    ::testing::Values(LostDirtyCase{"bitmap", kPrecopyMode},
-                      LostDirtyCase{"uffd-wp", kPrecopyMode},
-                      LostDirtyCase{"bitmap", {"--postcopy-after", "2"}},
-                      LostDirtyCase{"uffd-wp", {"--postcopy-after", "3"}}),
-    [](const ::testing::TestParamInfo<LostDirtyCase>& param) {
-      std::string name = param.param.tracking + (param.param.mode[0] == "--postcopy-after"
-                                                     ? "_postcopy_after_" + param.param.mode[1]
-                                                     : "_precopy");
-      std::replace(name.begin(), name.end(), '-', '_');
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Tracking, LostDirtyTest,
+                         ::testing::Values(LostDirtyCase{"bitmap", kPrecopyMode},
+                                           LostDirtyCase{"uffd-wp", kPrecopyMode},
+                                           LostDirtyCase{"bitmap", {"--postcopy-after", "2"}},
+                                           LostDirtyCase{"uffd-wp", {"--postcopy-after", "3"}}),
+                         [](const ::testing::TestParamInfo<LostDirtyCase>& param) {
+                           std::string name = param.param.tracking +
+                                              (param.param.mode[0] == "--postcopy-after"
+                                                   ? "_postcopy_after_" + param.param.mode[1]
+                                                   : "_precopy");
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 TEST(EngineTest, BadCommandLines) {
   const std::string dir = testing_support::TempDir();
@@ -348,13 +344,13 @@ TEST(EngineTest, BadCommandLines) {
     a.insert(a.end(), extra.begin(), extra.end());
     return code(a);
   };
-  EXPECT_EQ(with({"--test-slow-phase", "check"}), 2);           // no MS
-  EXPECT_EQ(with({"--test-slow-phase", "nosuch:10"}), 2);       // no such phase
-  EXPECT_EQ(with({"--test-slow-phase", "discard:10"}), 2);      // a postcopy phase, in precopy
+  EXPECT_EQ(with({"--test-slow-phase", "check"}), 2);       // no MS
+  EXPECT_EQ(with({"--test-slow-phase", "nosuch:10"}), 2);   // no such phase
+  EXPECT_EQ(with({"--test-slow-phase", "discard:10"}), 2);  // a postcopy phase, in precopy
   EXPECT_EQ(with({"--test-slow-phase", "check:10x"}), 2);
   EXPECT_EQ(with({"--test-slow-phase", "check:0"}), 2);
   EXPECT_EQ(with({"--test-lose-dirty", "0"}), 2);
-  EXPECT_EQ(with({"--test-lose-dirty", "2000"}), 2);            // 4M has 1024 pages
+  EXPECT_EQ(with({"--test-lose-dirty", "2000"}), 2);  // 4M has 1024 pages
   EXPECT_EQ(with({"--test-lose-dirty", "2", "--postcopy-after", "1"}), 2);
   EXPECT_EQ(with({"--test-lose-dirty", "2", "--max-iterations", "1"}), 2);
   {

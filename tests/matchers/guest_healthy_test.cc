@@ -51,9 +51,9 @@ TEST(GuestHealthyTest, APanicIsQuotedFileColonLine) {
                        "list_del corruption, ffffea00007f2a08->next is NULL\n  "
                        "guest_console_qemu72_list_corruption.log:2: [    4.230345] kernel BUG at "
                        "lib/list_debug.c:49!"));
-  EXPECT_THAT(why, testing::HasSubstr(
-                       ":49: [    4.245040] Kernel panic - not syncing: Fatal exception in "
-                       "interrupt"));
+  EXPECT_THAT(
+      why, testing::HasSubstr(":49: [    4.245040] Kernel panic - not syncing: Fatal exception in "
+                              "interrupt"));
 }
 
 TEST(GuestHealthyTest, CorruptionReportedByTheDirtier) {
@@ -65,8 +65,9 @@ TEST(GuestHealthyTest, CorruptionReportedByTheDirtier) {
             "  guest_console_qemu72_lost_write.log:3: MIGTEST-GUEST-ERROR dirtier exited with "
             "code 3");
   g.problems.clear();  // the count alone still fails
-  EXPECT_EQ(Explain(GuestHealthy(), g),
-            "whose guest dirtier reported 1 corrupted page (dst/guest_console_qemu72_lost_write.log)");
+  EXPECT_EQ(
+      Explain(GuestHealthy(), g),
+      "whose guest dirtier reported 1 corrupted page (dst/guest_console_qemu72_lost_write.log)");
 }
 
 TEST(GuestHealthyTest, TooShortARunOrNoAnswerOrNoConsoleFail) {

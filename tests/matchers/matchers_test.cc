@@ -84,7 +84,8 @@ TEST(MaxDowntimeTest, JudgesTheGuestsPauseAndShowsTheVmmsFigure) {
             "whose downtime is 21ms (the guest's pause, from the source's STOP event to the "
             "destination's RESUME; the VMM reported 9ms)");
   m.guest_pause = 66ms;
-  m.config["guest_pause_from"] = "QEMU trace checkpoints src-downtime-start → dst-precopy-bh-vm-started";
+  m.config["guest_pause_from"] =
+      "QEMU trace checkpoints src-downtime-start → dst-precopy-bh-vm-started";
   m.downtime_breakdown = {{"stop", 8ms}, {"destination-load", 58ms}};
   EXPECT_THAT(m, Not(MaxDowntime(Lt(50ms)))) << "the trace's pause beats the event gap";
   EXPECT_THAT(m, MaxDowntime(Lt(67ms)));

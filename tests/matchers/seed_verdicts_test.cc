@@ -2,9 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "../results/test_data.hpp"
 #include "migtest/matchers.hpp"
 #include "migtest/results.hpp"
-#include "../results/test_data.hpp"
 
 namespace migtest {
 namespace {

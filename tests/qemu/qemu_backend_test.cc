@@ -23,9 +23,8 @@ TEST_F(QemuBackendTest, AMissingBinaryIsNamed) {
 }
 
 TEST_F(QemuBackendTest, AQemuThatRefusesItsCommandLineIsQuoted) {
-  EXPECT_NONFATAL_FAILURE(
-      Migrate({.qemu = {.extra_args = {"-no-such-option"}}}),
-      "no QMP from the source QEMU");
+  EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.extra_args = {"-no-such-option"}}}),
+                          "no QMP from the source QEMU");
   // QEMU's own words are in the message: its last line names the option.
   EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.extra_args = {"-no-such-option"}}}),
                           "-no-such-option");
@@ -63,7 +62,8 @@ TEST_F(QemuBackendTest, FindQemuReportsTheVersion) {
   auto q = FindQemu({}, &why);
   ASSERT_TRUE(q) << why;
   EXPECT_THAT(q->version, ::testing::StartsWith("QEMU emulator version "));
-  if (q->major < 10 && !InCi()) GTEST_SKIP() << q->version << ": the suite wants QEMU 10 (ci/install-qemu)";
+  if (q->major < 10 && !InCi())
+    GTEST_SKIP() << q->version << ": the suite wants QEMU 10 (ci/install-qemu)";
   EXPECT_GE(q->major, 10) << "ci/install-qemu installs QEMU 10 from bookworm-backports";
 }
 

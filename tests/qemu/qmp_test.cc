@@ -2,6 +2,8 @@
 // QEMU (label qemu).
 #include "migtest/fixtures/qmp.hpp"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -12,9 +14,6 @@
 #include <functional>
 #include <string>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "migtest/fixtures/lab.hpp"
 #include "migtest/fixtures/process.hpp"
@@ -99,17 +98,21 @@ ScriptedServer::Script Negotiated(std::function<void(int)> rest) {
 }
 
 TEST_F(QmpClientTest, ExecutesKeepsEventsAndWritesTheTranscript) {
-  ScriptedServer server(Sock(), Negotiated([](int fd) {
-    json cmd = ScriptedServer::Receive(fd);
-    EXPECT_EQ(cmd["execute"], "query-migrate");
-    ScriptedServer::Send(fd, R"({"timestamp": {"seconds": 1, "microseconds": 5}, "event": "STOP"})");
-    ScriptedServer::Send(fd, json{{"return", {{"status", "active"}}}, {"id", cmd["id"]}}.dump());
-    ScriptedServer::Send(fd, R"({"timestamp": {"seconds": 2, "microseconds": 0}, "event": "RESUME"})");
-  }));
+  ScriptedServer server(
+      Sock(), Negotiated([](int fd) {
+        json cmd = ScriptedServer::Receive(fd);
+        EXPECT_EQ(cmd["execute"], "query-migrate");
+        ScriptedServer::Send(
+            fd, R"({"timestamp": {"seconds": 1, "microseconds": 5}, "event": "STOP"})");
+        ScriptedServer::Send(fd,
+                             json{{"return", {{"status", "active"}}}, {"id", cmd["id"]}}.dump());
+        ScriptedServer::Send(
+            fd, R"({"timestamp": {"seconds": 2, "microseconds": 0}, "event": "RESUME"})");
+      }));
   std::vector<std::pair<json, bool>> transcript;
   std::string why;
-  auto qmp = QmpClient::Connect(Sock(), 5s, &why,
-                                [&](const json& j, bool sent) { transcript.emplace_back(j, sent); });
+  auto qmp = QmpClient::Connect(
+      Sock(), 5s, &why, [&](const json& j, bool sent) { transcript.emplace_back(j, sent); });
   ASSERT_TRUE(qmp) << why;
   EXPECT_EQ(qmp->greeting()["QMP"]["version"]["qemu"]["major"], 10);
   EXPECT_EQ(qmp->Execute("query-migrate")["status"], "active");
@@ -129,12 +132,16 @@ TEST_F(QmpClientTest, ExecutesKeepsEventsAndWritesTheTranscript) {
 }
 
 TEST_F(QmpClientTest, AnErrorReplyThrowsWithItsClassAndDescription) {
-  ScriptedServer server(Sock(), Negotiated([](int fd) {
-    json cmd = ScriptedServer::Receive(fd);
-    ScriptedServer::Send(fd, json{{"error", {{"class", "GenericError"},
-                                             {"desc", "There's a migration process in progress"}}},
-                                  {"id", cmd["id"]}}.dump());
-  }));
+  ScriptedServer server(
+      Sock(), Negotiated([](int fd) {
+        json cmd = ScriptedServer::Receive(fd);
+        ScriptedServer::Send(
+            fd,
+            json{{"error",
+                  {{"class", "GenericError"}, {"desc", "There's a migration process in progress"}}},
+                 {"id", cmd["id"]}}
+                .dump());
+      }));
   std::string why;
   auto qmp = QmpClient::Connect(Sock(), 5s, &why);
   ASSERT_TRUE(qmp) << why;
@@ -150,10 +157,11 @@ TEST_F(QmpClientTest, AnErrorReplyThrowsWithItsClassAndDescription) {
 }
 
 TEST_F(QmpClientTest, ASilentServerTimesOutNamingTheCommand) {
-  ScriptedServer server(Sock(), Negotiated([](int fd) {
-    (void)ScriptedServer::Receive(fd);
-    std::this_thread::sleep_for(1500ms);  // never answers within the client's 300 ms
-  }));
+  ScriptedServer server(
+      Sock(), Negotiated([](int fd) {
+        (void)ScriptedServer::Receive(fd);
+        std::this_thread::sleep_for(1500ms);  // never answers within the client's 300 ms
+      }));
   std::string why;
   auto qmp = QmpClient::Connect(Sock(), 5s, &why);
   ASSERT_TRUE(qmp) << why;
@@ -173,11 +181,11 @@ TEST_F(QmpClientTest, ASilentServerTimesOutNamingTheCommand) {
 
 TEST_F(QmpClientTest, GarbageAndAClosedSocketAreErrorsNotCrashes) {
   ScriptedServer server(Sock(), Negotiated([](int fd) {
-    (void)ScriptedServer::Receive(fd);
-    ScriptedServer::Send(fd, "this is not json {");
-    (void)ScriptedServer::Receive(fd);
-    // closing: the next read sees EOF
-  }));
+                          (void)ScriptedServer::Receive(fd);
+                          ScriptedServer::Send(fd, "this is not json {");
+                          (void)ScriptedServer::Receive(fd);
+                          // closing: the next read sees EOF
+                        }));
   std::string why;
   auto qmp = QmpClient::Connect(Sock(), 5s, &why);
   ASSERT_TRUE(qmp) << why;

@@ -1,13 +1,13 @@
 // migtest-parse as a user runs it: exit codes 0 (parsed), 1 (parse error), 2 (usage).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include "test_data.hpp"
 
 namespace {

@@ -5,11 +5,11 @@
 //                                           migrated the busy guest under TCG (2 vCPUs), one file
 //                                           per way it broke: the kernel's list corruption and
 //                                           panic, "Bad page state", and the dirtier's own check.
-#include <fstream>
-#include <sstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "migtest/results.hpp"
 
@@ -21,7 +21,9 @@ using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::filesystem::path Data(const char* name) { return std::filesystem::path(MIGTEST_TEST_DATA) / name; }
+std::filesystem::path Data(const char* name) {
+  return std::filesystem::path(MIGTEST_TEST_DATA) / name;
+}
 
 // The table ParseGuestConsole quotes from is the one a backend's early exit uses.
 TEST(GuestConsoleTest, ProblemLinesAreTheConsoleParsersTable) {
@@ -51,9 +53,10 @@ TEST(GuestConsoleTest, AKernelPanicIsQuotedWithLineNumbers) {
   EXPECT_EQ(g.problems[0].text,
             "[    4.227030] list_del corruption, ffffea00007f2a08->next is NULL");
   EXPECT_EQ(g.problems[1].text, "[    4.230345] kernel BUG at lib/list_debug.c:49!");
-  EXPECT_THAT(g.problems, ::testing::Contains(Field(
-                              &ConsoleLine::text,
-                              HasSubstr("Kernel panic - not syncing: Fatal exception in interrupt"))));
+  EXPECT_THAT(g.problems,
+              ::testing::Contains(
+                  Field(&ConsoleLine::text,
+                        HasSubstr("Kernel panic - not syncing: Fatal exception in interrupt"))));
   EXPECT_FALSE(g.dirtier_seconds);  // the kernel died before the dirtier's first second
 }
 

@@ -1,9 +1,9 @@
 // Bad input: a recognised record that is malformed names file:line, what was expected and what
 // was found; nothing crashes and nothing is silently wrong.
-#include <sstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 #include "migtest/results.hpp"
 
@@ -123,13 +123,17 @@ TEST(MalformedTest, MigmonNumbersOutOfRange) {
 
 TEST(MalformedTest, EmptyInput) {
   auto e = ErrorOf("", Format::kAuto, "empty.log");
-  EXPECT_STREQ(e.what(), "empty.log: expected a migration log or result.json, found an empty input");
+  EXPECT_STREQ(e.what(),
+               "empty.log: expected a migration log or result.json, found an empty input");
   auto tlmz = ErrorOf("", Format::kTlmz, "empty.log");
   EXPECT_EQ(tlmz.line(), 0u);
 }
 
 TEST(MalformedTest, BinaryGarbageIsNamedNotCrashedOn) {
-  std::string garbage("\x7f" "ELF\x02\x01\x01\x00\xff\xfe", 10);
+  std::string garbage(
+      "\x7f"
+      "ELF\x02\x01\x01\x00\xff\xfe",
+      10);
   auto e = ErrorOf(garbage, Format::kAuto, "bin");
   EXPECT_THAT(e.what(), StartsWith("bin:1: expected a known format"));
   EXPECT_THAT(e.what(), HasSubstr("\\x7fELF\\x02"));

@@ -1,11 +1,10 @@
 // Every parser on the seed documents' own examples: every number in them asserted.
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "migtest/results.hpp"
 #include "test_data.hpp"
@@ -46,8 +45,8 @@ TEST(TlmzParserTest, SeedExample) {
   EXPECT_EQ(m.status, Status::kCompleted);
   EXPECT_THAT(m.downtime, Optional(milliseconds(65475)));
   EXPECT_THAT(m.total_time, Optional(milliseconds(179963)));
-  EXPECT_THAT(m.pages, ElementsAre(Pair("dtx", 1726145u), Pair("mtx", 1575222u),
-                                   Pair("stage3", 1869301u)));
+  EXPECT_THAT(m.pages,
+              ElementsAre(Pair("dtx", 1726145u), Pair("mtx", 1575222u), Pair("stage3", 1869301u)));
   EXPECT_EQ(m.config.at("TLC_MSERV_BASE_PORT"), "10008");
   EXPECT_EQ(m.config.at("TLC_INTERVAL"), "1000");
   EXPECT_EQ(m.config.at("TLC_SLOWDOWN_INTERVAL"), "1000");
@@ -63,9 +62,9 @@ TEST(TlmzParserTest, SeedExample) {
   EXPECT_EQ(m.config.at("num_cp_threads"), "1");
   EXPECT_EQ(m.config.at("all_io_cnt"), "443");
   const IterationFigures expected[] = {
-      {0, 844, 45616, 43, 0, 0.02},        {18208, 1000, 64312, 199, 0, 0.04},
-      {22274, 1000, 80920, 491, 0, 0.05},  {16486, 1000, 63982, 188, 0, 0.09},
-      {21278, 1000, 26370, 27, 0, 1.00},   {10637, 1000, 10414, std::nullopt, 443, 1.00}};
+      {0, 844, 45616, 43, 0, 0.02},       {18208, 1000, 64312, 199, 0, 0.04},
+      {22274, 1000, 80920, 491, 0, 0.05}, {16486, 1000, 63982, 188, 0, 0.09},
+      {21278, 1000, 26370, 27, 0, 1.00},  {10637, 1000, 10414, std::nullopt, 443, 1.00}};
   ASSERT_EQ(m.iterations.size(), std::size(expected));
   int64_t start_ms = 0;
   for (size_t i = 0; i < std::size(expected); ++i) {
@@ -224,9 +223,9 @@ TEST(QmpParserTest, PolledTranscript) {
   EXPECT_EQ(i1.index, 1);
   EXPECT_THAT(i1.start, Optional(milliseconds(3)));
   EXPECT_THAT(i1.duration, Optional(milliseconds(847)));
-  EXPECT_THAT(i1.bytes_sent, Optional(545259520u));    // 520 MiB
+  EXPECT_THAT(i1.bytes_sent, Optional(545259520u));       // 520 MiB
   EXPECT_THAT(i1.pages_sent, Optional(131072u + 1024u));  // normal + duplicate at 850ms
-  EXPECT_THAT(i1.bandwidth_mib_s, Optional(2000.0));   // 16777.216 Mbit/s
+  EXPECT_THAT(i1.bandwidth_mib_s, Optional(2000.0));      // 16777.216 Mbit/s
   EXPECT_THAT(i1.est_downtime, Optional(milliseconds(300)));
   EXPECT_THAT(i1.remaining_bytes, Optional(419430400u));
   EXPECT_EQ(i1.dirty_pages_rate, std::nullopt);  // QEMU's 0 before it measured anything
@@ -238,7 +237,7 @@ TEST(QmpParserTest, PolledTranscript) {
   EXPECT_THAT(i2.bytes_sent, Optional(555745280u - 545259520u));  // 10 MiB
   EXPECT_THAT(i2.pages_sent, Optional(2560u));                    // 133632 + 1024 - 132096
   EXPECT_THAT(i2.remaining_bytes, Optional(8388608u));
-  EXPECT_THAT(i2.dirty_pages_rate, Optional(12800.0));            // pages/s
+  EXPECT_THAT(i2.dirty_pages_rate, Optional(12800.0));  // pages/s
   // Iteration 3: from 1200ms to the completed reply at 1260ms, which first shows sync 4.
   const Iteration& i3 = m.iterations[2];
   EXPECT_THAT(i3.start, Optional(milliseconds(1200)));
@@ -277,7 +276,7 @@ TEST(QmpParserTest, MissingTransferredStaysAbsent) {
   ASSERT_EQ(m.iterations.size(), 3u);
   EXPECT_EQ(m.iterations[0].bytes_sent, std::nullopt);  // ends at the poll without transferred
   EXPECT_THAT(m.iterations[0].duration, Optional(milliseconds(295)));  // 300 - setup 5
-  EXPECT_EQ(m.iterations[1].bytes_sent, std::nullopt);  // starts there
+  EXPECT_EQ(m.iterations[1].bytes_sent, std::nullopt);                 // starts there
   EXPECT_THAT(m.iterations[1].duration, Optional(milliseconds(200)));
   EXPECT_EQ(m.iterations[2].bytes_sent, std::nullopt);  // the completed reply has none
   EXPECT_THAT(m.iterations[2].duration, Optional(milliseconds(100)));
@@ -350,7 +349,7 @@ TEST(QmpParserTest, DirtyPagesRateIsARateAndItsEarlyZeroIsUnknown) {
   const auto& m = *run.migration;
   ASSERT_EQ(m.iterations.size(), 4u);
   EXPECT_EQ(m.iterations[0].dirty_pages_rate, std::nullopt);
-  EXPECT_EQ(m.iterations[1].dirty_pages_rate, std::nullopt);  // sync 2 before 600ms < 1010ms
+  EXPECT_EQ(m.iterations[1].dirty_pages_rate, std::nullopt);     // sync 2 before 600ms < 1010ms
   EXPECT_THAT(m.iterations[2].dirty_pages_rate, Optional(0.0));  // sync 3 after 1100ms: measured
   EXPECT_THAT(m.iterations[3].dirty_pages_rate, Optional(250.0));
   for (const Iteration& it : m.iterations) EXPECT_EQ(it.pages_dirtied, std::nullopt);
@@ -381,12 +380,12 @@ TEST(QmpParserTest, StopResumeNeedsTheSourcesStopAndTheDestinationsResume) {
   EXPECT_EQ(gap(event("STOP", 100000, "source") + "\n" + event("RESUME", 130000, "source")),
             std::nullopt);
   // The destination's own STOP is not the guest's pause on the source.
-  EXPECT_EQ(gap(event("STOP", 100000, "destination") + "\n" +
-                event("RESUME", 130000, "destination")),
-            std::nullopt);
+  EXPECT_EQ(
+      gap(event("STOP", 100000, "destination") + "\n" + event("RESUME", 130000, "destination")),
+      std::nullopt);
   // The source stopped twice (a pause, then the switchover): the RESUME ends the second.
-  EXPECT_THAT(gap(event("STOP", 100000, "source") + "\n" + event("STOP", 120000, "source") +
-                  "\n" + event("RESUME", 135000, "destination")),
+  EXPECT_THAT(gap(event("STOP", 100000, "source") + "\n" + event("STOP", 120000, "source") + "\n" +
+                  event("RESUME", 135000, "destination")),
               Optional(microseconds(15000)));
 }
 
@@ -443,11 +442,10 @@ TEST(CloudHypervisorParserTest, SeedExample) {
   EXPECT_EQ(m.status, Status::kCompleted);
   EXPECT_THAT(m.downtime, Optional(milliseconds(68)));
   EXPECT_THAT(m.total_time, Optional(milliseconds(960)));
-  EXPECT_THAT(m.downtime_breakdown,
-              ElementsAre(Phase{"final_memory_delta", milliseconds(55)},
-                          Phase{"snapshot", milliseconds(2)},
-                          Phase{"sending_snapshot", milliseconds(7)},
-                          Phase{"completing", milliseconds(1)}));
+  EXPECT_THAT(m.downtime_breakdown, ElementsAre(Phase{"final_memory_delta", milliseconds(55)},
+                                                Phase{"snapshot", milliseconds(2)},
+                                                Phase{"sending_snapshot", milliseconds(7)},
+                                                Phase{"completing", milliseconds(1)}));
 }
 
 TEST(CloudHypervisorParserTest, UpstreamLines) {
@@ -604,11 +602,13 @@ TEST(MigmonParserTest, MmDirtyHeaderRateIsTheRequestedRate) {
   EXPECT_THAT(run.dirty->pattern, Optional(std::string("random")));
 
   // migtest's migmon prints a fractional rate; without -r mig_mon prints "Maximum".
-  std::istringstream ours("Dirty memory rate: \t12.5 (MB/s)\ndirty-rate: 12 (MB/s), time (ms): "
-                          "1000, load: 3.00%\n");
+  std::istringstream ours(
+      "Dirty memory rate: \t12.5 (MB/s)\ndirty-rate: 12 (MB/s), time (ms): "
+      "1000, load: 3.00%\n");
   EXPECT_THAT(Parse(ours, Format::kMigmon, "m").dirty->requested_mib_s, Optional(12.5));
-  std::istringstream unlimited("Dirty memory rate: \tMaximum\ndirty-rate: 3000 (MB/s), time (ms): "
-                               "1000, load: 100.00%\n");
+  std::istringstream unlimited(
+      "Dirty memory rate: \tMaximum\ndirty-rate: 3000 (MB/s), time (ms): "
+      "1000, load: 100.00%\n");
   RunResult u = Parse(unlimited, Format::kMigmon, "u");
   EXPECT_EQ(u.dirty->requested_mib_s, std::nullopt);
   EXPECT_THAT(u.dirty->rate_mib_s, ElementsAre(3000.0));

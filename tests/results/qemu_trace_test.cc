@@ -1,11 +1,11 @@
 // The QEMU trace parser on logs recorded from QEMU 10.0.2 (Debian bookworm-backports, TCG, a
 // 256 MiB q35 machine migrated over loopback: tests/results/data/qemu10-trace-*.log), every
 // figure computed by hand from the timestamps in those files; and on broken logs.
-#include <fstream>
-#include <sstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "migtest/matchers.hpp"
 #include "migtest/results.hpp"
@@ -48,9 +48,9 @@ std::string ExplainFail(const testing::Matcher<const MigrationResult&>& m,
 }
 
 RunResult Precopy(QemuTraceOptions options = {}) {
-  return ParseQemuTraceFiles({Data("qemu10-trace-precopy-source.log"),
-                              Data("qemu10-trace-precopy-destination.log")},
-                             options);
+  return ParseQemuTraceFiles(
+      {Data("qemu10-trace-precopy-source.log"), Data("qemu10-trace-precopy-destination.log")},
+      options);
 }
 
 TEST(QemuTraceParserTest, PrecopyFromQemu10) {
@@ -69,9 +69,9 @@ TEST(QemuTraceParserTest, PrecopyFromQemu10) {
   // src-downtime-start .488798 → dst-precopy-bh-vm-started .554823.
   EXPECT_EQ(m.guest_pause, microseconds(554823 - 488798));
   EXPECT_THAT(m.config.at("guest_pause_from"), HasSubstr("dst-precopy-bh-vm-started"));
-  EXPECT_THAT(PhaseNames(m), ElementsAre("stop", "iterable-save", "non-iterable-save",
-                                         "source-complete", "destination-load",
-                                         "resume-scheduled", "announce", "vcpu-start"));
+  EXPECT_THAT(PhaseNames(m),
+              ElementsAre("stop", "iterable-save", "non-iterable-save", "source-complete",
+                          "destination-load", "resume-scheduled", "announce", "vcpu-start"));
   EXPECT_EQ(PhaseTime(m, "stop"), microseconds(497035 - 488798));
   EXPECT_EQ(PhaseTime(m, "iterable-save"), microseconds(497141 - 497035));
   EXPECT_EQ(PhaseTime(m, "non-iterable-save"), microseconds(498413 - 497141));
@@ -107,14 +107,13 @@ TEST(QemuTraceParserTest, OneStreamWithBothSidesIsDetectedAndReadTheSame) {
 }
 
 TEST(QemuTraceParserTest, PostcopyPhasesEndAtThePostcopyVmStart) {
-  RunResult run = ParseQemuTraceFiles({Data("qemu10-trace-postcopy-source.log"),
-                                       Data("qemu10-trace-postcopy-destination.log")});
+  RunResult run = ParseQemuTraceFiles(
+      {Data("qemu10-trace-postcopy-source.log"), Data("qemu10-trace-postcopy-destination.log")});
   const MigrationResult& m = *run.migration;
   EXPECT_EQ(m.guest_pause, microseconds(1795829433052320 - 1795829433008951));
   EXPECT_THAT(PhaseNames(m), ElementsAre("stop", "iterable-save", "non-iterable-save",
-                                         "source-complete", "destination-load",
-                                         "resume-scheduled", "cpu-sync", "announce",
-                                         "cache-invalidate", "vcpu-start"));
+                                         "source-complete", "destination-load", "resume-scheduled",
+                                         "cpu-sync", "announce", "cache-invalidate", "vcpu-start"));
   EXPECT_EQ(PhaseTime(m, "vcpu-start"), microseconds(52320 - 39027));
   ASSERT_EQ(m.iterations.size(), 1u);
   EXPECT_EQ(m.iterations[0].sync_time, microseconds(951720 - 951421));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,8 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace migtest::testing_support {
 
@@ -107,7 +106,8 @@ class Child {
 
   // Waits until stdout (or stderr) matches `pattern`; returns the first match's group 1 (or the
   // whole match). Fails the test with what was seen on timeout.
-  std::optional<std::string> WaitForLine(const std::string& pattern, std::chrono::milliseconds timeout,
+  std::optional<std::string> WaitForLine(const std::string& pattern,
+                                         std::chrono::milliseconds timeout,
                                          bool on_stderr = false) {
     const std::regex re(pattern);
     const auto deadline = std::chrono::steady_clock::now() + timeout;

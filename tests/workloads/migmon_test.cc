@@ -1,18 +1,17 @@
 // migmon's sub-commands as real processes against each other over loopback. Bounds are generous
 // (a loaded 2-core machine); nothing here asserts speed.
 #include <elf.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "child.hpp"
 #include "migtest/results/json.hpp"
@@ -59,9 +58,10 @@ class MigmonTest : public ::testing::Test {
 // ---------------------------------------------------------------- mm_dirty
 TEST_F(MigmonTest, MmDirtyHoldsTheRateAndReportsJson) {
   std::string out, err;
-  ASSERT_EQ(Run({"mm_dirty", "-m", "64", "-r", "100", "-p", "random", "--duration", "3.2", "--json"},
-                &out, &err),
-            0)
+  ASSERT_EQ(
+      Run({"mm_dirty", "-m", "64", "-r", "100", "-p", "random", "--duration", "3.2", "--json"},
+          &out, &err),
+      0)
       << err;
   const RunResult run = ParseResult(out);
   ASSERT_TRUE(run.dirty.has_value());
@@ -79,7 +79,8 @@ TEST_F(MigmonTest, MmDirtyHoldsTheRateAndReportsJson) {
 
 TEST_F(MigmonTest, MmDirtyLatencyHistogramHasMigmonsTwentyOneLines) {
   std::string out, err;
-  ASSERT_EQ(Run({"mm_dirty", "-m", "16", "-r", "50", "-L", "--duration", "1.5"}, &out, &err), 0) << err;
+  ASSERT_EQ(Run({"mm_dirty", "-m", "16", "-r", "50", "-L", "--duration", "1.5"}, &out, &err), 0)
+      << err;
   std::vector<std::string> hist;
   const std::regex bucket(R"((\d+) \(us\): (\d+))");
   uint64_t total = 0;
@@ -132,7 +133,8 @@ TEST_F(MigmonTest, MmDirtyEndsCleanlyOnSigterm) {
 
 TEST_F(MigmonTest, MmDirtyOncePatternWritesOnceThenIdles) {
   std::string out, err;
-  ASSERT_EQ(Run({"mm_dirty", "-m", "4", "-p", "once", "--duration", "1.2", "--json"}, &out, &err), 0)
+  ASSERT_EQ(Run({"mm_dirty", "-m", "4", "-p", "once", "--duration", "1.2", "--json"}, &out, &err),
+            0)
       << err;
   const RunResult run = ParseResult(out);
   EXPECT_EQ(run.extra.at("pages_written").get<uint64_t>(), 1024u);
@@ -140,7 +142,8 @@ TEST_F(MigmonTest, MmDirtyOncePatternWritesOnceThenIdles) {
 
 TEST_F(MigmonTest, MmDirtyHugePagesWorkOrFailClearly) {
   std::string out, err;
-  const int rc = Run({"mm_dirty", "-m", "4", "-P", "2m", "-r", "50", "--duration", "1"}, &out, &err);
+  const int rc =
+      Run({"mm_dirty", "-m", "4", "-P", "2m", "-r", "50", "--duration", "1"}, &out, &err);
   if (rc == 0) {
     EXPECT_THAT(out, HasSubstr("Backend page size: \t2097152 (Bytes)"));
   } else {
@@ -157,8 +160,8 @@ TEST_F(MigmonTest, ProberMeasuresAnInjectedOutage) {
   ASSERT_TRUE(port);
   const std::string log = dir_ + "/spikes.csv";
   const double interval_ms = 5;
-  Child client(Cmd({"client_rr", "127.0.0.1", "5", log, "-p", *port, "--duration", "2.5", "--json"}),
-               dir_);
+  Child client(
+      Cmd({"client_rr", "127.0.0.1", "5", log, "-p", *port, "--duration", "2.5", "--json"}), dir_);
   std::this_thread::sleep_for(800ms);
   const auto t0 = std::chrono::steady_clock::now();
   server.Signal(SIGSTOP);
@@ -192,7 +195,8 @@ TEST_F(MigmonTest, ProberMeasuresAnInjectedOutage) {
     if (std::stoull(lines[i].substr(comma + 1)) >= 300) outage_logged = true;
   }
   EXPECT_TRUE(outage_logged) << testing_support::ReadFile(log);
-  EXPECT_THAT(client.Stderr(), testing::ContainsRegex(R"(\[[0-9]+\] max_delay: [0-9]+ \(ms\), cur: [0-9]+ \(ms\))"));
+  EXPECT_THAT(client.Stderr(),
+              testing::ContainsRegex(R"(\[[0-9]+\] max_delay: [0-9]+ \(ms\), cur: [0-9]+ \(ms\))"));
   server.Signal(SIGTERM);
   EXPECT_EQ(server.Wait(10s), 0);
 }
@@ -212,7 +216,8 @@ TEST_F(MigmonTest, ProberCountsLossWhenTheServerIsGone) {
   EXPECT_GT(*run.probe->lost, 40u);
   EXPECT_GT(*run.probe->received, 10u);
   ASSERT_TRUE(run.probe->longest_blackout);
-  EXPECT_GT(run.probe->longest_blackout->count(), 500'000) << "an outage still open at the end counts";
+  EXPECT_GT(run.probe->longest_blackout->count(), 500'000)
+      << "an outage still open at the end counts";
 }
 
 TEST_F(MigmonTest, OneWayClientAndServer) {
@@ -220,7 +225,8 @@ TEST_F(MigmonTest, OneWayClientAndServer) {
   const auto port = server.WaitForLine(R"(listening port=(\d+))", 10s, /*on_stderr=*/true);
   ASSERT_TRUE(port);
   std::string out, err;
-  ASSERT_EQ(Run({"client", "127.0.0.1", "20", "-p", *port, "--duration", "1"}, &out, &err), 0) << err;
+  ASSERT_EQ(Run({"client", "127.0.0.1", "20", "-p", *port, "--duration", "1"}, &out, &err), 0)
+      << err;
   EXPECT_THAT(out, testing::ContainsRegex(R"(sent [0-9]+ packets)"));
   server.Signal(SIGTERM);
   ASSERT_EQ(server.Wait(10s), 0) << server.Stderr();
@@ -249,7 +255,8 @@ TEST_F(MigmonTest, VmPrecopyAndPostcopyOnOneSocket) {
   EXPECT_EQ(src.migration->status, Status::kCompleted);
   EXPECT_FALSE(src.migration->bandwidth_mib_s.empty());
   ASSERT_EQ(dst.Wait(20s), 0) << dst.Stderr();
-  EXPECT_THAT(dst.Stderr(), testing::ContainsRegex(R"(Latency: average [0-9]+ \(us\), max: [0-9]+ \(us\))"));
+  EXPECT_THAT(dst.Stderr(),
+              testing::ContainsRegex(R"(Latency: average [0-9]+ \(us\), max: [0-9]+ \(us\))"));
   const RunResult d = ParseResult(dst.Stdout());
   ASSERT_TRUE(d.migration && d.migration->postcopy_latency);
   EXPECT_EQ(d.migration->status, Status::kCompleted);
@@ -294,14 +301,16 @@ TEST_F(MigmonTest, VmPostcopyOnly) {
             0)
       << err;
   ASSERT_EQ(dst.Wait(20s), 0) << dst.Stderr();
-  EXPECT_THAT(dst.Stdout(), testing::ContainsRegex(R"(Latency: average [0-9]+ \(us\), max: [0-9]+ \(us\))"));
+  EXPECT_THAT(dst.Stdout(),
+              testing::ContainsRegex(R"(Latency: average [0-9]+ \(us\), max: [0-9]+ \(us\))"));
 }
 
 TEST_F(MigmonTest, VmSourceReportsADestinationThatDies) {
   Child dst(Cmd({"vm", "-d", "-p", "0", "--once"}), dir_);
   const auto port = dst.WaitForLine(R"(listening port=(\d+))", 10s);
   ASSERT_TRUE(port);
-  Child src(Cmd({"vm", "-s", "-H", "127.0.0.1", "-p", *port, "-t", "precopy", "--duration", "20"}), dir_);
+  Child src(Cmd({"vm", "-s", "-H", "127.0.0.1", "-p", *port, "-t", "precopy", "--duration", "20"}),
+            dir_);
   ASSERT_TRUE(src.WaitForLine(R"(Starting PRECOPY)", 10s));
   std::this_thread::sleep_for(300ms);
   dst.Signal(SIGKILL);
@@ -313,7 +322,8 @@ TEST_F(MigmonTest, VmSourceGivesUpOnAHungDestination) {
   Child dst(Cmd({"vm", "-d", "-p", "0", "--once"}), dir_);
   const auto port = dst.WaitForLine(R"(listening port=(\d+))", 10s);
   ASSERT_TRUE(port);
-  Child src(Cmd({"vm", "-s", "-H", "127.0.0.1", "-p", *port, "-t", "precopy", "--timeout", "2"}), dir_);
+  Child src(Cmd({"vm", "-s", "-H", "127.0.0.1", "-p", *port, "-t", "precopy", "--timeout", "2"}),
+            dir_);
   ASSERT_TRUE(src.WaitForLine(R"(Starting PRECOPY)", 10s));
   dst.Signal(SIGSTOP);
   EXPECT_EQ(src.Wait(20s), 1);
@@ -335,7 +345,9 @@ TEST_F(MigmonTest, BadInputIsOneLineWithTheRightExitCode) {
       {{"mm_dirty", "-r", "0"}, 2, "rate 0"},
       {{"mm_dirty", "-p", "diagonal"}, 2, "diagonal"},
       {{"nonsense"}, 2, "unknown sub-command"},
-      {{"client_rr", "no-such-host.invalid", "10", "--duration", "1"}, 1, "cannot resolve host 'no-such-host.invalid'"},
+      {{"client_rr", "no-such-host.invalid", "10", "--duration", "1"},
+       1,
+       "cannot resolve host 'no-such-host.invalid'"},
       {{"client_rr"}, 2, "HOST"},
       {{"vm"}, 2, "exactly one of -s"},
       {{"vm", "-s", "-H", "127.0.0.1", "-t", "sideways"}, 2, "sideways"},
@@ -412,7 +424,8 @@ TEST_F(MigmonTest, StaticBinaryIsStaticAndRuns) {
   EXPECT_EQ(c.Wait(10s), 0);
   EXPECT_THAT(c.Stdout(), HasSubstr("--verify"));
   std::string out, err;
-  Child d({MIGMON_STATIC_PATH, "mm_dirty", "-m", "4", "-r", "50", "--duration", "1.1", "--json"}, dir_);
+  Child d({MIGMON_STATIC_PATH, "mm_dirty", "-m", "4", "-r", "50", "--duration", "1.1", "--json"},
+          dir_);
   EXPECT_EQ(d.Wait(10s), 0) << d.Stderr();
   EXPECT_TRUE(ParseResult(d.Stdout()).dirty.has_value());
 }

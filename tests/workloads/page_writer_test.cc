@@ -2,15 +2,14 @@
 // dirty bitmap, rate pacing (with a generous bound: this is a loaded 2-core machine).
 #include "page_writer.hpp"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 
 #include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace migtest {
 namespace {
@@ -36,7 +35,8 @@ TEST(PageWriterTest, PagesVerifyOnTheirOwnAndCorruptionIsNamed) {
   PageWriter w(r.ptr, r.size, {});
   w.Preheat();
   std::string why;
-  for (uint64_t i = 0; i < 4; ++i) EXPECT_TRUE(VerifyPage(r.bytes() + i * kPageSize, i, &why)) << why;
+  for (uint64_t i = 0; i < 4; ++i)
+    EXPECT_TRUE(VerifyPage(r.bytes() + i * kPageSize, i, &why)) << why;
 
   EXPECT_FALSE(VerifyPage(r.bytes() + kPageSize, 2, &why));
   EXPECT_THAT(why, HasSubstr("page 2: header names page 1"));
@@ -99,7 +99,8 @@ TEST(PageWriterTest, VerifyCatchesACorruptedPageAndNamesIt) {
   w.Start();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   w.CorruptPageForTest(77);
-  for (int i = 0; i < 400 && !w.Done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 400 && !w.Done(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_TRUE(w.Done());
   EXPECT_EQ(w.Errors(), 1u);
   ASSERT_TRUE(w.FirstError().has_value());
@@ -117,14 +118,16 @@ TEST(PageWriterTest, VerifyAllCatchesALostWrite) {
   w.Preheat();
   std::memcpy(stale.ptr, r.ptr, r.size);  // what a migration that missed later writes would hold
   w.Start();
-  for (int i = 0; i < 400 && !w.Done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 400 && !w.Done(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_TRUE(w.Done());
   w.Pause();
   std::memcpy(r.bytes() + 9 * kPageSize, stale.bytes() + 9 * kPageSize, kPageSize);
   std::string why;
   EXPECT_EQ(w.VerifyAll(&why), 1u);
   EXPECT_THAT(why, HasSubstr("page 9: generation 0 but"));
-  EXPECT_TRUE(VerifyPage(r.bytes() + 9 * kPageSize, 9, nullptr)) << "the stale page is self-consistent";
+  EXPECT_TRUE(VerifyPage(r.bytes() + 9 * kPageSize, 9, nullptr))
+      << "the stale page is self-consistent";
 }
 
 TEST(PageWriterTest, RateIsPacedAndThrottleSlowsIt) {
@@ -166,7 +169,8 @@ TEST(PageWriterTest, OnceWritesEveryPageExactlyOnce) {
   PageWriter w(r.ptr, r.size, o);
   w.Preheat();
   w.Start();
-  for (int i = 0; i < 400 && !w.Done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 400 && !w.Done(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_TRUE(w.Done());
   EXPECT_EQ(w.PagesWritten(), kPages);
   size_t set = 0;
@@ -185,8 +189,8 @@ TEST(LatencyHistogramTest, PercentilesWithinOnePercentAndMigmonBuckets) {
   }
   EXPECT_EQ(h.MaxNs(), 10'000'000u);
   const auto b = h.MigmonBuckets();
-  EXPECT_EQ(b[0], 19u);    // 100..1999 ns: at most 1 us (1999 ns truncates to 1 us)
-  EXPECT_EQ(b[1], 10u);    // 2000..2999 ns -> 2 us
+  EXPECT_EQ(b[0], 19u);  // 100..1999 ns: at most 1 us (1999 ns truncates to 1 us)
+  EXPECT_EQ(b[1], 10u);  // 2000..2999 ns -> 2 us
   uint64_t total = 0;
   for (auto c : b) total += c;
   EXPECT_EQ(total, 100000u);

@@ -47,13 +47,15 @@ void PrintError(std::string_view name, std::string_view message) {
 
 uint64_t ParseSize(std::string_view text, std::string_view what) {
   auto bad = [&](std::string_view why) {
-    return UsageError(fmt::format("{} '{}': {} (expected a number with an optional K, M or G "
-                                  "suffix; a bare number is MiB)",
-                                  what, text, why));
+    return UsageError(
+        fmt::format("{} '{}': {} (expected a number with an optional K, M or G "
+                    "suffix; a bare number is MiB)",
+                    what, text, why));
   };
   if (text.empty()) throw bad("empty");
   size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
   if (i == 0) throw bad("not a number");
   const std::string number(text.substr(0, i));
   char* end = nullptr;
@@ -247,8 +249,8 @@ Fd ConnectTcp(const Endpoint& to, std::chrono::milliseconds timeout) {
     for (;;) {
       const int64_t left = deadline - MonoMs();
       if (left <= 0) {
-        throw RuntimeError(fmt::format("cannot connect to {}: no answer in {} ms", to.text,
-                                       timeout.count()));
+        throw RuntimeError(
+            fmt::format("cannot connect to {}: no answer in {} ms", to.text, timeout.count()));
       }
       rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100)));
       if (rc > 0) break;
@@ -257,7 +259,8 @@ Fd ConnectTcp(const Endpoint& to, std::chrono::milliseconds timeout) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) throw RuntimeError(fmt::format("cannot connect to {}: {}", to.text, ErrnoText(err)));
+    if (err != 0)
+      throw RuntimeError(fmt::format("cannot connect to {}: {}", to.text, ErrnoText(err)));
   }
   const int flags = fcntl(fd.get(), F_GETFL);
   fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);

@@ -3,9 +3,11 @@
 // call has a timeout.
 #pragma once
 
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -14,9 +16,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "migtest/results/model.hpp"
 

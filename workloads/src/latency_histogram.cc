@@ -1,9 +1,9 @@
 #include "latency_histogram.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
-
-#include <fmt/format.h>
 
 namespace migtest {
 namespace {
@@ -11,7 +11,9 @@ namespace {
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
 // Single-writer increment: no locked instruction, readers still see whole values.
-inline void Bump(std::atomic<uint64_t>& a, uint64_t by) { a.store(a.load(kRelaxed) + by, kRelaxed); }
+inline void Bump(std::atomic<uint64_t>& a, uint64_t by) {
+  a.store(a.load(kRelaxed) + by, kRelaxed);
+}
 
 }  // namespace
 
@@ -53,7 +55,8 @@ LatencyHistogram::LatencyHistogram(const LatencyHistogram& other) : LatencyHisto
 LatencyHistogram& LatencyHistogram::operator=(const LatencyHistogram& other) {
   if (this == &other) return *this;
   for (int i = 0; i < kBuckets; ++i) counts_[i].store(other.counts_[i].load(kRelaxed), kRelaxed);
-  for (int i = 0; i < kMigmonBuckets; ++i) migmon_[i].store(other.migmon_[i].load(kRelaxed), kRelaxed);
+  for (int i = 0; i < kMigmonBuckets; ++i)
+    migmon_[i].store(other.migmon_[i].load(kRelaxed), kRelaxed);
   count_.store(other.count_.load(kRelaxed), kRelaxed);
   sum_ns_.store(other.sum_ns_.load(kRelaxed), kRelaxed);
   min_ns_.store(other.min_ns_.load(kRelaxed), kRelaxed);
@@ -153,14 +156,16 @@ std::array<uint64_t, LatencyHistogram::kMigmonBuckets> LatencyHistogram::MigmonB
 std::string LatencyHistogram::MigmonText() const {
   std::string out;
   const auto b = MigmonBuckets();
-  for (int i = 0; i < kMigmonBuckets; ++i) out += fmt::format("{} (us): {}\n", uint64_t{1} << i, b[i]);
+  for (int i = 0; i < kMigmonBuckets; ++i)
+    out += fmt::format("{} (us): {}\n", uint64_t{1} << i, b[i]);
   return out;
 }
 
 std::vector<LatencyHistogram::Bucket> LatencyHistogram::NonEmptyBuckets() const {
   std::vector<Bucket> out;
   for (int i = 0; i < kBuckets; ++i) {
-    if (const uint64_t c = counts_[i].load(kRelaxed)) out.push_back({BucketLower(i), BucketUpper(i), c});
+    if (const uint64_t c = counts_[i].load(kRelaxed))
+      out.push_back({BucketLower(i), BucketUpper(i), c});
   }
   return out;
 }

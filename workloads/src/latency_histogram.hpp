@@ -24,23 +24,23 @@ namespace migtest {
 
 class LatencyHistogram {
  public:
-  static constexpr int kSubBits = 7;                      // 128 sub-buckets per octave
+  static constexpr int kSubBits = 7;  // 128 sub-buckets per octave
   static constexpr int kSub = 1 << kSubBits;
   static constexpr int kBuckets = (64 - kSubBits + 1) * kSub;
-  static constexpr int kMigmonBuckets = 21;                // 1 us .. 1048576 us (and above)
+  static constexpr int kMigmonBuckets = 21;  // 1 us .. 1048576 us (and above)
 
   LatencyHistogram();
   LatencyHistogram(const LatencyHistogram& other);
   LatencyHistogram& operator=(const LatencyHistogram& other);
 
-  void Record(uint64_t ns);                    // single recording thread
-  void Add(const LatencyHistogram& other);     // merge (caller owns *this exclusively)
+  void Record(uint64_t ns);                 // single recording thread
+  void Add(const LatencyHistogram& other);  // merge (caller owns *this exclusively)
   // What was recorded between `earlier` (a copy of this histogram) and now.
   LatencyHistogram Since(const LatencyHistogram& earlier) const;
 
   uint64_t Count() const;
-  uint64_t MinNs() const;   // 0 when empty; bucket lower bound for a Since() result
-  uint64_t MaxNs() const;   // exact for cumulative histograms; bucket upper bound for Since()
+  uint64_t MinNs() const;  // 0 when empty; bucket lower bound for a Since() result
+  uint64_t MaxNs() const;  // exact for cumulative histograms; bucket upper bound for Since()
   double MeanNs() const;
   // p in [0, 100]; the midpoint of the bucket holding the p-th percentile sample (0 when empty).
   uint64_t PercentileNs(double p) const;

@@ -1,8 +1,8 @@
 // migmon: one binary, many sub-commands (mig_mon's, plus the embedded migration engine).
+#include <fmt/format.h>
+
 #include <cstring>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "subcommands.hpp"
 
@@ -27,7 +27,9 @@ constexpr Subcommand kSubcommands[] = {
 };
 
 void PrintUsage(std::FILE* out) {
-  fmt::print(out, "usage: migmon <sub-command> [options...]   (migmon <sub-command> -h for its options)\n\n");
+  fmt::print(
+      out,
+      "usage: migmon <sub-command> [options...]   (migmon <sub-command> -h for its options)\n\n");
   for (const auto& s : kSubcommands) fmt::print(out, "  {:<10} {}\n", s.name, s.summary);
 }
 

@@ -32,9 +32,10 @@ struct Mapping {
 };
 
 int MmDirty(int argc, char** argv) {
-  CLI::App app("Dirty memory at a rate and pattern, in 4 KiB steps (also on huge pages). Prints "
-               "the achieved rate each second; SIGINT/SIGTERM end it with a summary.",
-               "mm_dirty");
+  CLI::App app(
+      "Dirty memory at a rate and pattern, in 4 KiB steps (also on huge pages). Prints "
+      "the achieved rate each second; SIGINT/SIGTERM end it with a summary.",
+      "mm_dirty");
   std::string size_text = "512", rate_text, pattern_text = "sequential", huge;
   bool latency = false, verify = false, json = false;
   double duration_s = 0;
@@ -53,7 +54,8 @@ int MmDirty(int argc, char** argv) {
   app.add_option("--duration", duration_s, "stop after this many seconds (default: until signal)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--verify", verify, "check every page before writing it; corruption: exit 3");
-  app.add_option("-t,--threads", threads, "writer threads")->check(CLI::Range(1, 1024))
+  app.add_option("-t,--threads", threads, "writer threads")
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_flag("--json", json, "print result.json on stdout at exit (human lines to stderr)");
   // Test knobs, hidden: prove that --verify catches a corrupted page.
@@ -62,7 +64,8 @@ int MmDirty(int argc, char** argv) {
   if (auto rc = ParseCommandLine(app, argc, argv)) return *rc;
 
   const uint64_t bytes_asked = ParseSize(size_text, "memory size");
-  if (bytes_asked < kPageSize) throw UsageError(fmt::format("memory size '{}' is below one 4 KiB page", size_text));
+  if (bytes_asked < kPageSize)
+    throw UsageError(fmt::format("memory size '{}' is below one 4 KiB page", size_text));
   std::optional<uint64_t> rate;
   if (!rate_text.empty()) {
     rate = ParseSize(rate_text, "rate");
@@ -86,10 +89,10 @@ int MmDirty(int argc, char** argv) {
   if (map.ptr == MAP_FAILED) {
     const int err = errno;
     if (huge_bytes) {
-      throw RuntimeError(fmt::format(
-          "cannot map {} MiB of {} huge pages: {} (are enough reserved? see "
-          "/sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages)",
-          bytes >> 20, huge, ErrnoText(err), huge_bytes >> 10));
+      throw RuntimeError(
+          fmt::format("cannot map {} MiB of {} huge pages: {} (are enough reserved? see "
+                      "/sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages)",
+                      bytes >> 20, huge, ErrnoText(err), huge_bytes >> 10));
     }
     throw RuntimeError(fmt::format("cannot map {} MiB: {}", bytes >> 20, ErrnoText(err)));
   }
@@ -141,8 +144,10 @@ int MmDirty(int argc, char** argv) {
     if (now - tick >= 1'000'000'000) {
       const uint64_t pages = writer.PagesWritten(), busy = writer.BusyNs();
       const double elapsed_ms = static_cast<double>(now - tick) / 1e6;
-      const double mib_s = static_cast<double>(pages - last_pages) * kPageSize / kMiB / (elapsed_ms / 1e3);
-      const double load = 100.0 * static_cast<double>(busy - last_busy) / 1e6 / elapsed_ms / writer.threads();
+      const double mib_s =
+          static_cast<double>(pages - last_pages) * kPageSize / kMiB / (elapsed_ms / 1e3);
+      const double load =
+          100.0 * static_cast<double>(busy - last_busy) / 1e6 / elapsed_ms / writer.threads();
       std::string line = fmt::format("dirty-rate: {:.0f} (MB/s), time (ms): {:.0f}, load: {:.2f}%",
                                      mib_s, elapsed_ms, load);
       if (latency) {
@@ -173,14 +178,17 @@ int MmDirty(int argc, char** argv) {
   if (StopSignal()) out.Line("Stopped by signal {}", StopSignal());
   out.Line("Total: {} pages ({:.1f} MB) in {} ms, average {:.0f} (MB/s)", pages,
            static_cast<double>(pages) * kPageSize / kMiB, total_ns / 1'000'000,
-           total_ns > 0 ? static_cast<double>(pages) * kPageSize / kMiB / (static_cast<double>(total_ns) / 1e9) : 0.0);
+           total_ns > 0 ? static_cast<double>(pages) * kPageSize / kMiB /
+                              (static_cast<double>(total_ns) / 1e9)
+                        : 0.0);
   if (latency) {
     const LatencyHistogram h = writer.Latency();
     fmt::print(out.human(), "{}", h.MigmonText());
-    out.Line("Latency percentiles (us): p50={:.3f} p90={:.3f} p99={:.3f} p99.9={:.3f} "
-             "p99.99={:.3f} max={:.3f} (count {})",
-             h.PercentileNs(50) / 1e3, h.PercentileNs(90) / 1e3, h.PercentileNs(99) / 1e3,
-             h.PercentileNs(99.9) / 1e3, h.PercentileNs(99.99) / 1e3, h.MaxNs() / 1e3, h.Count());
+    out.Line(
+        "Latency percentiles (us): p50={:.3f} p90={:.3f} p99={:.3f} p99.9={:.3f} "
+        "p99.99={:.3f} max={:.3f} (count {})",
+        h.PercentileNs(50) / 1e3, h.PercentileNs(90) / 1e3, h.PercentileNs(99) / 1e3,
+        h.PercentileNs(99.9) / 1e3, h.PercentileNs(99.99) / 1e3, h.MaxNs() / 1e3, h.Count());
     const auto buckets = h.MigmonBuckets();
     for (int k = 0; k < LatencyHistogram::kMigmonBuckets; ++k) {
       result.latency.histogram.push_back(MigmonBucket(k, buckets[static_cast<size_t>(k)]));
@@ -204,7 +212,8 @@ int MmDirty(int argc, char** argv) {
     run.format = Format::kMigmon;
     run.source = "migmon mm_dirty";
     run.dirty = std::move(result);
-    run.extra = {{"pages_written", pages}, {"duration_ms", total_ns / 1'000'000},
+    run.extra = {{"pages_written", pages},
+                 {"duration_ms", total_ns / 1'000'000},
                  {"threads", writer.threads()}};
     EmitJson(run);
   }

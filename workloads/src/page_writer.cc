@@ -1,5 +1,6 @@
 #include "page_writer.hpp"
 
+#include <fmt/format.h>
 #include <time.h>
 
 #include <algorithm>
@@ -7,8 +8,6 @@
 #include <cstddef>
 #include <cstring>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 namespace migtest {
 namespace {
@@ -75,9 +74,12 @@ struct Rng {  // xorshift64*: fast, good enough to scatter page indices
 
 std::string_view ToString(WritePattern pattern) {
   switch (pattern) {
-    case WritePattern::kSequential: return "sequential";
-    case WritePattern::kRandom: return "random";
-    case WritePattern::kOnce: return "once";
+    case WritePattern::kSequential:
+      return "sequential";
+    case WritePattern::kRandom:
+      return "random";
+    case WritePattern::kOnce:
+      return "once";
   }
   return "?";
 }
@@ -121,8 +123,8 @@ bool VerifyPage(const void* page, uint64_t index, std::string* why) {
     return fail(fmt::format("header names page {} (a page copied to the wrong place?)", h.index));
   }
   if (h.check != HeaderCheck(h.index, h.generation)) {
-    return fail(fmt::format("header checksum mismatch (generation field {:#x}, corrupted)",
-                            h.generation));
+    return fail(
+        fmt::format("header checksum mismatch (generation field {:#x}, corrupted)", h.generation));
   }
   const uint64_t seed = BodySeed(index);
   for (size_t off = kHeaderBytes, j = 0; off < kPageSize; off += 8, ++j) {
@@ -143,7 +145,8 @@ PageWriter::PageWriter(void* base, size_t bytes, Options options)
         fmt::format("PageWriter: region size {} is not a positive multiple of 4 KiB", bytes));
   }
   if (options_.threads < 1) throw std::invalid_argument("PageWriter: threads must be >= 1");
-  options_.threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(options_.threads), pages_));
+  options_.threads =
+      static_cast<int>(std::min<size_t>(static_cast<size_t>(options_.threads), pages_));
   rate_.store(options_.rate_bytes_per_s);
   if (options_.verify) generation_.assign(pages_, 0);
   for (int t = 0; t < options_.threads; ++t) threads_.push_back(std::make_unique<ThreadState>());
@@ -169,7 +172,8 @@ void PageWriter::Start() {
   if (started_) return;
   started_ = true;
   running_ = options_.threads;
-  for (int t = 0; t < options_.threads; ++t) threads_[static_cast<size_t>(t)]->thread = std::thread([this, t] { Run(t); });
+  for (int t = 0; t < options_.threads; ++t)
+    threads_[static_cast<size_t>(t)]->thread = std::thread([this, t] { Run(t); });
 }
 
 void PageWriter::Pause() {
@@ -281,7 +285,8 @@ void PageWriter::WaitWhilePaused() {
 void PageWriter::Run(int t) {
   ThreadState& st = *threads_[static_cast<size_t>(t)];
   const uint64_t lo = static_cast<uint64_t>(t) * pages_ / static_cast<uint64_t>(options_.threads);
-  const uint64_t hi = (static_cast<uint64_t>(t) + 1) * pages_ / static_cast<uint64_t>(options_.threads);
+  const uint64_t hi =
+      (static_cast<uint64_t>(t) + 1) * pages_ / static_cast<uint64_t>(options_.threads);
   const uint64_t span = hi - lo;
   const WritePattern pattern = options_.pattern;
   const bool verify = options_.verify, timed = options_.record_latency;
@@ -290,10 +295,10 @@ void PageWriter::Run(int t) {
   void* const hook_context = options_.hook_context;
   Rng rng{Mix(options_.seed + static_cast<uint64_t>(t)) | 1};
 
-  uint64_t next = lo;             // sequential cursor
+  uint64_t next = lo;                 // sequential cursor
   std::vector<uint64_t> order(4096);  // the current slice's page indices
-  uint64_t busy = 0;              // ns spent in slices, published to st.busy_ns
-  uint64_t written = 0;           // published to st.pages_written after each slice
+  uint64_t busy = 0;                  // ns spent in slices, published to st.busy_ns
+  uint64_t written = 0;               // published to st.pages_written after each slice
   // Pacing: the slice's pages are due at base_ns + paced / pages_per_ns.
   uint64_t epoch = ~uint64_t{0};
   int64_t base_ns = 0;
@@ -314,8 +319,8 @@ void PageWriter::Run(int t) {
         return false;
       }
       if (h.generation != generation_[i]) {
-        ReportError(fmt::format("page {}: generation {} but {} was written last (a lost write)",
-                                i, h.generation, generation_[i]));
+        ReportError(fmt::format("page {}: generation {} but {} was written last (a lost write)", i,
+                                h.generation, generation_[i]));
         return false;
       }
     }
@@ -388,7 +393,8 @@ void PageWriter::Run(int t) {
       }
     }
     constexpr uint64_t kAhead = 64;
-    for (uint64_t a = 0; a < std::min(n, kAhead); ++a) __builtin_prefetch(base_ + order[a] * kPageSize, 1);
+    for (uint64_t a = 0; a < std::min(n, kAhead); ++a)
+      __builtin_prefetch(base_ + order[a] * kPageSize, 1);
     uint64_t k = 0;
     for (; k < n; ++k) {
       if (k + kAhead < n) __builtin_prefetch(base_ + order[k + kAhead] * kPageSize, 1);
@@ -414,7 +420,8 @@ void PageWriter::Run(int t) {
     if (rate == 0 && throttle > 0 && k > 0) {
       // A throttled vCPU: sleep in proportion to the time worked.
       const int64_t worked = NowNs() - work_start;
-      SleepUntilNs(NowNs() + static_cast<int64_t>(static_cast<double>(worked) * throttle / (1.0 - throttle)));
+      SleepUntilNs(NowNs() +
+                   static_cast<int64_t>(static_cast<double>(worked) * throttle / (1.0 - throttle)));
     }
   }
   std::lock_guard lock(mutex_);

@@ -78,7 +78,7 @@ class PageWriter {
 
   struct Options {
     WritePattern pattern = WritePattern::kSequential;
-    uint64_t rate_bytes_per_s = 0;   // over all threads; 0 = as fast as possible
+    uint64_t rate_bytes_per_s = 0;  // over all threads; 0 = as fast as possible
     int threads = 1;
     // Per-page notification, both optional and cheap: a bitmap (bit i of word i/64 set with
     // fetch_or(release) after page i is written) and/or a plain function pointer.
@@ -119,13 +119,13 @@ class PageWriter {
   // time they spent writing, as a throttled vCPU does.
   void SetThrottle(double fraction);
 
-  uint64_t PagesWritten() const;       // since Start(), all threads
+  uint64_t PagesWritten() const;  // since Start(), all threads
   // Time the writers spent writing (not sleeping for the rate or paused), summed over threads,
   // in ns: busy / (elapsed × threads()) is mm_dirty's "load".
   uint64_t BusyNs() const;
   int threads() const { return options_.threads; }
-  bool Done() const;                   // kOnce finished, a verify error, or stopped
-  uint64_t Errors() const;             // verify errors found (writers stop at the first)
+  bool Done() const;        // kOnce finished, a verify error, or stopped
+  uint64_t Errors() const;  // verify errors found (writers stop at the first)
   std::optional<std::string> FirstError() const;
   // Latency of page writes so far (record_latency), merged over threads.
   LatencyHistogram Latency() const;
@@ -155,7 +155,7 @@ class PageWriter {
   uint8_t* base_;
   size_t pages_;
   Options options_;
-  std::vector<uint64_t> generation_;   // last generation written per page (verify only)
+  std::vector<uint64_t> generation_;  // last generation written per page (verify only)
   std::vector<std::unique_ptr<ThreadState>> threads_;
 
   std::atomic<bool> stop_{false};
@@ -169,7 +169,7 @@ class PageWriter {
   bool started_ = false;
 
   mutable std::mutex mutex_;
-  std::condition_variable cv_;     // writers wait here while paused
+  std::condition_variable cv_;         // writers wait here while paused
   std::condition_variable parked_cv_;  // Pause() waits here for writers to park
   int parked_ = 0;
   std::optional<std::string> first_error_;

@@ -20,7 +20,7 @@ namespace migtest {
 namespace {
 
 constexpr uint32_t kProbeMagic = 0x4d475052;  // "MGPR"
-constexpr uint64_t kInitMarker = UINT64_MAX;   // mig_mon writes (uint64_t)-1 as its first line
+constexpr uint64_t kInitMarker = UINT64_MAX;  // mig_mon writes (uint64_t)-1 as its first line
 
 struct Probe {
   uint32_t magic;
@@ -36,7 +36,8 @@ class SpikeLog {
   explicit SpikeLog(const std::string& path) {
     if (path.empty()) return;
     file_ = std::fopen(path.c_str(), "w");
-    if (!file_) throw RuntimeError(fmt::format("cannot open spike log '{}': {}", path, ErrnoText(errno)));
+    if (!file_)
+      throw RuntimeError(fmt::format("cannot open spike log '{}': {}", path, ErrnoText(errno)));
   }
   ~SpikeLog() {
     if (file_) std::fclose(file_);
@@ -62,7 +63,8 @@ class StatusLine {
     if (now - last_ < (tty_ ? 100 : 1000)) return;
     last_ = now;
     if (tty_) {
-      fmt::print(out_, "\r{:60}\r[{}] max_delay: {} (ms), cur: {} (ms)", "", now, max_delay_ms, cur_ms);
+      fmt::print(out_, "\r{:60}\r[{}] max_delay: {} (ms), cur: {} (ms)", "", now, max_delay_ms,
+                 cur_ms);
     } else {
       fmt::print(out_, "[{}] max_delay: {} (ms), cur: {} (ms)\n", now, max_delay_ms, cur_ms);
     }
@@ -107,7 +109,8 @@ struct GapTracker {
 };
 
 uint16_t CheckedPort(int port) {
-  if (port < 0 || port > 65535) throw UsageError(fmt::format("port {} is out of range 0..65535", port));
+  if (port < 0 || port > 65535)
+    throw UsageError(fmt::format("port {} is out of range 0..65535", port));
   return static_cast<uint16_t>(port);
 }
 
@@ -139,7 +142,8 @@ int Server(int argc, char** argv, bool echo) {
   out.Line("listening on UDP port {}...", bound);
   out.Line("listening port={}", bound);
 
-  const int64_t end = duration_s > 0 ? MonoNs() + static_cast<int64_t>(duration_s * 1e9) : INT64_MAX;
+  const int64_t end =
+      duration_s > 0 ? MonoNs() + static_cast<int64_t>(duration_s * 1e9) : INT64_MAX;
   uint64_t packets = 0;
   GapTracker gaps;
   gaps.spike_ms = 1e18;
@@ -166,7 +170,8 @@ int Server(int argc, char** argv, bool echo) {
         if (::sendto(fd.get(), buf, static_cast<size_t>(n), MSG_DONTWAIT,
                      reinterpret_cast<sockaddr*>(&from), len) < 0 &&
             errno != EAGAIN && errno != ECONNREFUSED) {
-          throw RuntimeError(fmt::format("sendto (echo) on UDP port {}: {}", bound, ErrnoText(errno)));
+          throw RuntimeError(
+              fmt::format("sendto (echo) on UDP port {}: {}", bound, ErrnoText(errno)));
         }
       } else {
         const int64_t now = MonoNs();
@@ -257,14 +262,15 @@ int Client(int argc, char** argv, ClientMode mode) {
   const int64_t t0 = MonoNs();
   const int64_t end = duration_s > 0 ? t0 + static_cast<int64_t>(duration_s * 1e9) : INT64_MAX;
   // Replies still in flight at the end get this long to arrive.
-  const int64_t grace_ns = rr ? std::clamp<int64_t>(3 * interval_ns, 200'000'000, 2'000'000'000) : 0;
+  const int64_t grace_ns =
+      rr ? std::clamp<int64_t>(3 * interval_ns, 200'000'000, 2'000'000'000) : 0;
 
-  std::vector<int64_t> sent_at;     // by sequence number
-  std::vector<uint8_t> answered;    // by sequence number
-  std::vector<int64_t> rtts_ns;     // every RTT, in arrival order
+  std::vector<int64_t> sent_at;   // by sequence number
+  std::vector<uint8_t> answered;  // by sequence number
+  std::vector<int64_t> rtts_ns;   // every RTT, in arrival order
   LatencyHistogram rtt_hist;
   uint64_t received = 0, duplicates = 0, refused = 0;
-  uint64_t next_in_order = 0;       // lowest sequence number not yet answered in order
+  uint64_t next_in_order = 0;  // lowest sequence number not yet answered in order
   int64_t longest_blackout_ns = -1;
   uint64_t blackout_seq = 0;
   GapTracker gaps;
@@ -312,7 +318,8 @@ int Client(int argc, char** argv, ClientMode mode) {
     if (!sending) {
       const bool all_in = !rr || received >= sent_at.size();
       if (all_in || now >= stop_sending_at + grace_ns) break;
-      if (StopRequested() && now >= stop_sending_at + std::min<int64_t>(grace_ns, 200'000'000)) break;
+      if (StopRequested() && now >= stop_sending_at + std::min<int64_t>(grace_ns, 200'000'000))
+        break;
     }
     if (sending && now >= next_send) {
       Probe pr{kProbeMagic, rr ? 1u : 0u, sent_at.size(), now};
@@ -331,12 +338,14 @@ int Client(int argc, char** argv, ClientMode mode) {
     if (!rr) {
       if (sending) {
         const int64_t wait = std::min<int64_t>(next_send - now, 50'000'000);
-        timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
+        timespec ts{static_cast<time_t>(wait / 1'000'000'000),
+                    static_cast<long>(wait % 1'000'000'000)};
         nanosleep(&ts, nullptr);
       }
       continue;
     }
-    const int64_t wake = sending ? next_send : std::min(stop_sending_at + grace_ns, now + 50'000'000);
+    const int64_t wake =
+        sending ? next_send : std::min(stop_sending_at + grace_ns, now + 50'000'000);
     const int64_t wait = std::clamp<int64_t>(wake - now, 0, 50'000'000);
     timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
     pollfd pfd{fd.get(), POLLIN, 0};
@@ -440,8 +449,10 @@ int Client(int argc, char** argv, ClientMode mode) {
     }
     probe.spikes = gaps.spikes;
     run.probe = std::move(probe);
-    run.extra = {{"duplicates", duplicates}, {"port_unreachable", refused},
-                 {"rtt_p90_us", pct(90) / 1000}, {"rtt_p999_us", pct(99.9) / 1000}};
+    run.extra = {{"duplicates", duplicates},
+                 {"port_unreachable", refused},
+                 {"rtt_p90_us", pct(90) / 1000},
+                 {"rtt_p999_us", pct(99.9) / 1000}};
     if (longest_blackout_ns >= 0) run.extra["longest_blackout_us"] = longest_blackout_ns / 1000;
     EmitJson(run);
   }

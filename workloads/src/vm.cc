@@ -129,7 +129,8 @@ class Conn {
     auto* p = static_cast<char*>(buf);
     while (n) {
       const size_t r = ReadSome(p, n);
-      if (r == 0) throw PeerClosed(fmt::format("{} closed the connection while sending {}", peer_, what));
+      if (r == 0)
+        throw PeerClosed(fmt::format("{} closed the connection while sending {}", peer_, what));
       p += r;
       n -= r;
     }
@@ -156,14 +157,15 @@ const uint8_t* PagePayload() {
 class Worker {
  public:
   template <typename F>
-  explicit Worker(F f) : thread_([this, f = std::move(f)]() mutable {
-      try {
-        f();
-      } catch (const SessionEnded&) {
-      } catch (...) {
-        error_ = std::current_exception();
-      }
-    }) {}
+  explicit Worker(F f)
+      : thread_([this, f = std::move(f)]() mutable {
+          try {
+            f();
+          } catch (const SessionEnded&) {
+          } catch (...) {
+            error_ = std::current_exception();
+          }
+        }) {}
   ~Worker() { Join(); }
   void Join() {
     if (thread_.joinable()) thread_.join();
@@ -192,7 +194,8 @@ int RunSource(const VmOptions& o, const Output& out) {
   const bool postcopy = std::find(o.tests.begin(), o.tests.end(), "postcopy") != o.tests.end();
   if (!precopy && !postcopy) throw UsageError("vm -s needs -t precopy and/or -t postcopy");
   if (o.urgent && !postcopy) throw UsageError("--urgent-channel needs -t postcopy");
-  const uint64_t size_bytes = o.size_gb > 0 ? static_cast<uint64_t>(o.size_gb * (1ull << 30)) : (1ull << 30);
+  const uint64_t size_bytes =
+      o.size_gb > 0 ? static_cast<uint64_t>(o.size_gb * (1ull << 30)) : (1ull << 30);
   const uint64_t pages = std::max<uint64_t>(1, size_bytes / kPageSize);
   const bool bounded = o.size_gb > 0 && precopy;
   const auto idle = std::chrono::milliseconds(o.timeout_s * 1000);
@@ -202,20 +205,22 @@ int RunSource(const VmOptions& o, const Output& out) {
   // Page responses share the main connection only without the urgent channel.
   Conn main(ConnectTcp(to, idle), "destination " + to.text, idle, &done, postcopy && !o.urgent);
   out.Line("Connected to dst VM {}.", to.text);
-  const uint64_t flags = (precopy ? kFlagPrecopy : 0) | (postcopy ? kFlagPostcopy : 0) |
-                         (o.urgent ? kFlagUrgent : 0);
+  const uint64_t flags =
+      (precopy ? kFlagPrecopy : 0) | (postcopy ? kFlagPostcopy : 0) | (o.urgent ? kFlagUrgent : 0);
   Header hello{kHello, flags | (pages << 8)};
   main.Write(&hello, sizeof hello);
   std::optional<Conn> urgent;
   if (o.urgent) {
-    urgent.emplace(ConnectTcp(to, idle), "destination " + to.text + " (urgent channel)", idle, &done);
+    urgent.emplace(ConnectTcp(to, idle), "destination " + to.text + " (urgent channel)", idle,
+                   &done);
     Header uh{kUrgentHello, flags};
     urgent->Write(&uh, sizeof uh);
     out.Line("Urgent channel connected.");
   }
 
   const uint8_t* payload = PagePayload();
-  std::mutex main_write;  // the main connection is written by the sender and (postcopy-only) the responder
+  std::mutex
+      main_write;  // the main connection is written by the sender and (postcopy-only) the responder
   std::mutex urgent_write;
   bool finished = false;  // END sent: no more writes (under both locks)
   std::mutex queue_mutex;
@@ -237,9 +242,11 @@ int RunSource(const VmOptions& o, const Output& out) {
       Header h;
       const size_t r = c.ReadSome(&h, sizeof h);
       if (r == 0) return;  // the destination closed: the session is over
-      if (r < sizeof h) c.ReadExact(reinterpret_cast<char*>(&h) + r, sizeof h - r, "a page request");
+      if (r < sizeof h)
+        c.ReadExact(reinterpret_cast<char*>(&h) + r, sizeof h - r, "a page request");
       if (h.magic != kRequest) {
-        throw RuntimeError(fmt::format("{} sent magic {:#x}, expected a page request", c.peer(), h.magic));
+        throw RuntimeError(
+            fmt::format("{} sent magic {:#x}, expected a page request", c.peer(), h.magic));
       }
       if (h.value >= pages) {
         throw RuntimeError(fmt::format("{} requested page {} of {}", c.peer(), h.value, pages));
@@ -267,8 +274,9 @@ int RunSource(const VmOptions& o, const Output& out) {
   }
 
   if (precopy) out.Line("Starting PRECOPY streaming test...");
-  if (postcopy) out.Line("Starting POSTCOPY request-response test (answering page requests{})...",
-                         o.urgent ? " on the urgent channel" : "");
+  if (postcopy)
+    out.Line("Starting POSTCOPY request-response test (answering page requests{})...",
+             o.urgent ? " on the urgent channel" : "");
   const int64_t t0 = MonoNs();
   const int64_t end = o.duration_s > 0 ? t0 + static_cast<int64_t>(o.duration_s * 1e9) : INT64_MAX;
   int64_t tick = t0;
@@ -284,7 +292,8 @@ int RunSource(const VmOptions& o, const Output& out) {
       if (now >= end) break;
       if (now - tick >= 1'000'000'000) {
         const uint64_t b = bytes.load(std::memory_order_relaxed);
-        const double mib_s = static_cast<double>(b - tick_bytes) / kMiB / (static_cast<double>(now - tick) / 1e9);
+        const double mib_s =
+            static_cast<double>(b - tick_bytes) / kMiB / (static_cast<double>(now - tick) / 1e9);
         out.Line("Speed: {:.0f} (MB/s)", mib_s);
         speeds.push_back(std::round(mib_s * 10) / 10);
         tick_bytes = b;
@@ -301,7 +310,8 @@ int RunSource(const VmOptions& o, const Output& out) {
         for (uint64_t index : todo) respond(main, index);
       }
       if (precopy && (!bounded || sent_pages < pages)) {
-        const int n = static_cast<int>(std::min<uint64_t>(kBatch, bounded ? pages - sent_pages : kBatch));
+        const int n =
+            static_cast<int>(std::min<uint64_t>(kBatch, bounded ? pages - sent_pages : kBatch));
         for (int i = 0; i < n; ++i) {
           headers[static_cast<size_t>(i)] = {kPage, next_index};
           next_index = next_index + 1 == pages ? 0 : next_index + 1;
@@ -313,11 +323,13 @@ int RunSource(const VmOptions& o, const Output& out) {
           main.WriteV(iov.data(), 2 * n);
         }
         sent_pages += static_cast<uint64_t>(n);
-        bytes.fetch_add(static_cast<uint64_t>(n) * (sizeof(Header) + kPageSize), std::memory_order_relaxed);
+        bytes.fetch_add(static_cast<uint64_t>(n) * (sizeof(Header) + kPageSize),
+                        std::memory_order_relaxed);
         if (bounded && sent_pages >= pages) break;
       } else {
         // Postcopy only: the reader threads answer; watch for their failure and the clock.
-        if ((main_reader && main_reader->error()) || (urgent_reader && urgent_reader->error())) break;
+        if ((main_reader && main_reader->error()) || (urgent_reader && urgent_reader->error()))
+          break;
         SleepInterruptible(std::min<int64_t>(end - MonoNs(), 5'000'000));
       }
     }
@@ -343,9 +355,11 @@ int RunSource(const VmOptions& o, const Output& out) {
   if (!failure && urgent_reader && urgent_reader->error()) failure = urgent_reader->error();
 
   const uint64_t total = bytes.load();
-  out.Line("Total time: {} (ms), sent {:.1f} (MB) ({} pages, {} page requests answered), average {:.0f} (MB/s)",
-           total_ns / 1'000'000, static_cast<double>(total) / kMiB, sent_pages, responses.load(),
-           static_cast<double>(total) / kMiB / (static_cast<double>(total_ns) / 1e9));
+  out.Line(
+      "Total time: {} (ms), sent {:.1f} (MB) ({} pages, {} page requests answered), average {:.0f} "
+      "(MB/s)",
+      total_ns / 1'000'000, static_cast<double>(total) / kMiB, sent_pages, responses.load(),
+      static_cast<double>(total) / kMiB / (static_cast<double>(total_ns) / 1e9));
   std::string error;
   if (failure) {
     try {
@@ -367,8 +381,8 @@ int RunSource(const VmOptions& o, const Output& out) {
     m.bytes["transferred"] = total;
     m.pages["precopy"] = sent_pages;
     m.pages["postcopy_requests"] = responses.load();
-    m.config["tests"] = fmt::format("{}{}{}", precopy ? "precopy" : "", precopy && postcopy ? "," : "",
-                                    postcopy ? "postcopy" : "");
+    m.config["tests"] = fmt::format("{}{}{}", precopy ? "precopy" : "",
+                                    precopy && postcopy ? "," : "", postcopy ? "postcopy" : "");
     m.config["urgent_channel"] = o.urgent ? "true" : "false";
     m.config["size_gb"] = fmt::format("{:g}", static_cast<double>(size_bytes) / (1ull << 30));
     run.migration = std::move(m);
@@ -391,8 +405,9 @@ DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_
   Header hello;
   main.ReadExact(&hello, sizeof hello, "its hello");
   if (hello.magic != kHello) {
-    throw RuntimeError(fmt::format("source's first message has magic {:#x}, expected {:#x} (not a migmon vm -s?)",
-                                   hello.magic, kHello));
+    throw RuntimeError(
+        fmt::format("source's first message has magic {:#x}, expected {:#x} (not a migmon vm -s?)",
+                    hello.magic, kHello));
   }
   const uint64_t flags = hello.value & 0xff, pages = hello.value >> 8;
   const bool precopy = flags & kFlagPrecopy, postcopy = flags & kFlagPostcopy,
@@ -404,12 +419,15 @@ DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_
   std::optional<Conn> urgent;
   if (urgent_flag) {
     auto fd = AcceptWithTimeout(listen_fd, idle);
-    if (!fd) throw RuntimeError(fmt::format("the source's urgent channel did not connect within {} ms", idle.count()));
+    if (!fd)
+      throw RuntimeError(
+          fmt::format("the source's urgent channel did not connect within {} ms", idle.count()));
     urgent.emplace(std::move(*fd), "source (urgent channel)", idle, &done);
     Header uh;
     urgent->ReadExact(&uh, sizeof uh, "the urgent channel's hello");
     if (uh.magic != kUrgentHello) {
-      throw RuntimeError(fmt::format("second connection's magic {:#x} is not an urgent-channel hello", uh.magic));
+      throw RuntimeError(
+          fmt::format("second connection's magic {:#x} is not an urgent-channel hello", uh.magic));
     }
   }
 
@@ -425,8 +443,8 @@ DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_
   auto read_main = [&] {
     std::vector<char> buf(128 << 10);  // stays in L2, as iperf3's 128 KiB reads
     Header h{};
-    size_t have_header = 0;   // bytes of `h` filled
-    size_t skip = 0;          // payload bytes still to pass over
+    size_t have_header = 0;  // bytes of `h` filled
+    size_t skip = 0;         // payload bytes still to pass over
     bool is_response = false;
     for (;;) {
       const size_t n = main.ReadSome(buf.data(), buf.size());
@@ -498,11 +516,13 @@ DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_
         const int64_t now = MonoNs();
         if (now - tick >= 1'000'000'000) {
           if (postcopy && sec_count) {
-            out.Line("Latency: average {} (us), max: {} (us)", sec_total_ns / sec_count / 1000, sec_max_ns / 1000);
+            out.Line("Latency: average {} (us), max: {} (us)", sec_total_ns / sec_count / 1000,
+                     sec_max_ns / 1000);
           }
           const uint64_t b = received_bytes.load();
           rx_speeds.push_back(std::round(static_cast<double>(b - tick_bytes) / kMiB /
-                                         (static_cast<double>(now - tick) / 1e9) * 10) / 10);
+                                         (static_cast<double>(now - tick) / 1e9) * 10) /
+                              10);
           tick_bytes = b;
           sec_count = sec_total_ns = sec_max_ns = 0;
           tick = now;
@@ -544,7 +564,8 @@ DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_
               break;
             }
             if (h.magic != kResponse || h.value >= pages) {
-              throw RuntimeError(fmt::format("{} answered with magic {:#x} page {}", channel.peer(), h.magic, h.value));
+              throw RuntimeError(fmt::format("{} answered with magic {:#x} page {}", channel.peer(),
+                                             h.magic, h.value));
             }
             alignas(64) static thread_local char page[kPageSize];
             channel.ReadExact(page, kPageSize, "a page");
@@ -554,7 +575,9 @@ DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_
           if (ended.load()) break;
         } else {
           std::unique_lock lock(req_mutex);
-          if (!req_cv.wait_for(lock, idle, [&] { return answered || ended.load() || (reader && reader->error()); })) {
+          if (!req_cv.wait_for(lock, idle, [&] {
+                return answered || ended.load() || (reader && reader->error());
+              })) {
             throw RuntimeError(fmt::format("no response to page request {} (page {}) within {} ms",
                                            requests, index, idle.count()));
           }
@@ -585,7 +608,8 @@ DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_
       reader->Join();
       // After the end marker, or once we were told to stop, the reader's errors are our own
       // shutdown's echo.
-      if (!failure && reader->error() && !ended.load() && !StopRequested()) failure = reader->error();
+      if (!failure && reader->error() && !ended.load() && !StopRequested())
+        failure = reader->error();
     }
   }
   const int64_t total_ns = MonoNs() - t0;
@@ -608,13 +632,15 @@ DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_
     d.reported_p50 = us(latency.PercentileNs(50));
     d.reported_p99 = us(latency.PercentileNs(99));
     const auto b = latency.MigmonBuckets();
-    for (int k = 0; k < LatencyHistogram::kMigmonBuckets; ++k) d.histogram.push_back(MigmonBucket(k, b[static_cast<size_t>(k)]));
+    for (int k = 0; k < LatencyHistogram::kMigmonBuckets; ++k)
+      d.histogram.push_back(MigmonBucket(k, b[static_cast<size_t>(k)]));
     m.postcopy_latency = std::move(d);
     out.Line("Postcopy latency (us): requests={} average={:.1f} p50={:.1f} p99={:.1f} max={:.1f}",
              latency.Count(), latency.MeanNs() / 1e3, latency.PercentileNs(50) / 1e3,
              latency.PercentileNs(99) / 1e3, latency.MaxNs() / 1e3);
   }
-  out.Line("Received {:.1f} (MB) in {} (ms).", static_cast<double>(received_bytes.load()) / kMiB, total_ns / 1'000'000);
+  out.Line("Received {:.1f} (MB) in {} (ms).", static_cast<double>(received_bytes.load()) / kMiB,
+           total_ns / 1'000'000);
   if (failure) {
     try {
       std::rethrow_exception(failure);
@@ -637,7 +663,8 @@ int RunDestination(const VmOptions& o, const Output& out) {
   out.Line("Start emulation of dst VM.");
   out.Line("listening port={}", port);
   std::optional<DstSession> last;
-  const int64_t end = o.duration_s > 0 ? MonoNs() + static_cast<int64_t>(o.duration_s * 1e9) : INT64_MAX;
+  const int64_t end =
+      o.duration_s > 0 ? MonoNs() + static_cast<int64_t>(o.duration_s * 1e9) : INT64_MAX;
   int rc = kExitOk;
   while (!StopRequested() && MonoNs() < end) {
     auto fd = AcceptWithTimeout(listener.get(), std::chrono::milliseconds(200));
@@ -666,23 +693,27 @@ int RunDestination(const VmOptions& o, const Output& out) {
 }
 
 int Vm(int argc, char** argv) {
-  CLI::App app("Emulate live-migration TCP streams: precopy (a page stream, bandwidth each second "
-               "on the source) and postcopy (page requests, latency each second on the "
-               "destination), alone or together.",
-               "vm");
+  CLI::App app(
+      "Emulate live-migration TCP streams: precopy (a page stream, bandwidth each second "
+      "on the source) and postcopy (page requests, latency each second on the "
+      "destination), alone or together.",
+      "vm");
   VmOptions o;
   app.add_flag("-s,--src", o.src, "emulate the source VM");
   app.add_flag("-d,--dst", o.dst, "emulate the destination VM");
   app.add_option("-H,--host", o.host, "destination address (with -s)");
-  app.add_option("-p,--port", o.port, "TCP port (-d: 0 lets the kernel choose; printed)")->capture_default_str()
+  app.add_option("-p,--port", o.port, "TCP port (-d: 0 lets the kernel choose; printed)")
+      ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   app.add_option("-S,--size", o.size_gb, "VM size in GiB: the precopy pass ends after it went over")
       ->check(CLI::PositiveNumber);
   app.add_option("-t,--test", o.tests, "precopy and/or postcopy (repeat -t for both)")
       ->check(CLI::IsMember({"precopy", "postcopy"}));
   app.add_flag("--urgent-channel", o.urgent, "postcopy requests on a second connection");
-  app.add_option("--duration", o.duration_s, "stop after this many seconds")->check(CLI::NonNegativeNumber);
-  app.add_option("--timeout", o.timeout_s, "seconds a silent or stalled peer is given")->capture_default_str()
+  app.add_option("--duration", o.duration_s, "stop after this many seconds")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--timeout", o.timeout_s, "seconds a silent or stalled peer is given")
+      ->capture_default_str()
       ->check(CLI::Range(1, 3600));
   app.add_flag("--once", o.once, "-d: serve one source, then exit");
   app.add_flag("--json", o.json, "print result.json on stdout at exit (human lines to stderr)");

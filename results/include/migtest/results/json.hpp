@@ -9,9 +9,8 @@
 //   auto back = j.get<migtest::RunResult>();     // from_json; throws nlohmann::json::exception
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "migtest/results/model.hpp"
 

@@ -13,11 +13,10 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace migtest {
 
@@ -48,9 +47,9 @@ struct Phase {
 
 // One precopy iteration (a dirty-bitmap sync followed by sending what it found).
 struct Iteration {
-  int index = 0;                       // 1-based, in the order reported
-  std::optional<Duration> start;       // offset from the migration's start
-  std::optional<Duration> duration;    // the iteration's length (TLMZ: epoch)
+  int index = 0;                     // 1-based, in the order reported
+  std::optional<Duration> start;     // offset from the migration's start
+  std::optional<Duration> duration;  // the iteration's length (TLMZ: epoch)
   std::optional<uint64_t> pages_sent;
   // Pages dirtied during the iteration: a count, only when the VMM reports one (TLMZ s222).
   std::optional<uint64_t> pages_dirtied;
@@ -62,29 +61,29 @@ struct Iteration {
   // pays per iteration (TLMZ s222 mig_duration).
   std::optional<Duration> sync_time;
   std::optional<uint64_t> io_count;
-  std::optional<double> progress;          // 0..1
-  std::optional<double> bandwidth_mib_s;   // MiB/s
-  std::optional<Duration> est_downtime;    // the VMM's estimate after this iteration
+  std::optional<double> progress;         // 0..1
+  std::optional<double> bandwidth_mib_s;  // MiB/s
+  std::optional<Duration> est_downtime;   // the VMM's estimate after this iteration
   std::optional<uint64_t> remaining_bytes;
   friend bool operator==(const Iteration&, const Iteration&) = default;
 };
 
 // A section of the migration that kept the VM's main loop busy (QEMU DEBUG_SAVEVM).
 struct Stall {
-  std::string section;                 // e.g. "ram"
+  std::string section;  // e.g. "ram"
   std::optional<int> section_id;
   Duration duration{};
-  std::optional<uint64_t> count;       // how many times it took that long
+  std::optional<uint64_t> count;  // how many times it took that long
   friend bool operator==(const Stall&, const Stall&) = default;
 };
 
 // How long one device's state took to save (source) or load (destination) while the guest was
 // paused (QEMU's vmstate_downtime_save/_load trace events).
 struct DeviceDowntime {
-  std::string device;                  // QEMU's idstr, e.g. "0000:00:01.0/virtio-net"
-  std::optional<uint32_t> instance;    // instance_id, when several share an idstr
-  std::string side;                    // "source" (save) or "destination" (load)
-  std::string kind;                    // "iterable" (RAM, block) or "non-iterable" (devices)
+  std::string device;                // QEMU's idstr, e.g. "0000:00:01.0/virtio-net"
+  std::optional<uint32_t> instance;  // instance_id, when several share an idstr
+  std::string side;                  // "source" (save) or "destination" (load)
+  std::string kind;                  // "iterable" (RAM, block) or "non-iterable" (devices)
   Duration duration{};
   friend bool operator==(const DeviceDowntime&, const DeviceDowntime&) = default;
 };
@@ -109,15 +108,15 @@ struct LatencyDistribution {
     bool exact = false;
   };
 
-  std::vector<Duration> samples;   // exact samples, in arrival order
-  std::vector<Bucket> histogram;   // sorted by lower bound
+  std::vector<Duration> samples;  // exact samples, in arrival order
+  std::vector<Bucket> histogram;  // sorted by lower bound
   // Summary figures as a tool reported them (used when neither samples nor histogram say more).
   std::optional<uint64_t> reported_count;
   std::optional<Duration> reported_min, reported_avg, reported_max, reported_p50, reported_p99,
       reported_mdev;
 
   bool empty() const;
-  uint64_t Count() const;                         // samples, else histogram sum, else reported
+  uint64_t Count() const;  // samples, else histogram sum, else reported
   std::optional<Duration> Min() const;
   std::optional<Duration> Average() const;
   std::optional<Duration> Max() const;
@@ -130,20 +129,20 @@ struct LatencyDistribution {
 struct MigrationResult {
   Format format = Format::kMigtest;
   Status status = Status::kUnknown;
-  std::optional<std::string> error;           // why it failed, when it did
-  std::optional<bool> converged;              // precopy reached the downtime goal by itself
-  std::optional<bool> verified;               // destination memory checked equal to source
+  std::optional<std::string> error;  // why it failed, when it did
+  std::optional<bool> converged;     // precopy reached the downtime goal by itself
+  std::optional<bool> verified;      // destination memory checked equal to source
   std::optional<Duration> total_time;
-  std::optional<Duration> downtime;           // as the VMM reports it
+  std::optional<Duration> downtime;  // as the VMM reports it
   // The guest's real pause, measured apart from the VMM's own figure: source stop → destination
   // vCPUs running (QEMU: trace checkpoints src-downtime-start → dst-*-vm-started). QEMU's
   // `downtime` is source-side only; this is what the guest lived through. config
   // "guest_pause_from" says what it was measured from.
   std::optional<Duration> guest_pause;
-  std::optional<Duration> downtime_goal;      // downtime-limit / "goal was"
+  std::optional<Duration> downtime_goal;  // downtime-limit / "goal was"
   std::optional<Duration> setup_time;
-  std::optional<Duration> expected_downtime;  // QEMU, while active
-  std::optional<Duration> stop_resume_gap;    // STOP event on source to RESUME on destination
+  std::optional<Duration> expected_downtime;     // QEMU, while active
+  std::optional<Duration> stop_resume_gap;       // STOP event on source to RESUME on destination
   std::optional<Duration> downtime_uncertainty;  // ± on `downtime` when clocks differ
   std::vector<Phase> downtime_breakdown;
   std::vector<DeviceDowntime> downtime_devices;  // worst first
@@ -151,10 +150,10 @@ struct MigrationResult {
   std::vector<Stall> stalls;
   std::optional<LatencyDistribution> postcopy_latency;
   std::optional<Duration> postcopy_blocktime;
-  std::vector<double> bandwidth_mib_s;         // per-second samples, MiB/s
-  std::map<std::string, uint64_t> pages;       // e.g. stage3, dtx, mtx, total, duplicate
-  std::map<std::string, uint64_t> bytes;       // e.g. transferred, remaining, total, precopy
-  std::map<std::string, std::string> config;   // the configuration the run reported
+  std::vector<double> bandwidth_mib_s;        // per-second samples, MiB/s
+  std::map<std::string, uint64_t> pages;      // e.g. stage3, dtx, mtx, total, duplicate
+  std::map<std::string, uint64_t> bytes;      // e.g. transferred, remaining, total, precopy
+  std::map<std::string, std::string> config;  // the configuration the run reported
   friend bool operator==(const MigrationResult&, const MigrationResult&) = default;
 };
 
@@ -171,8 +170,8 @@ struct ProbeResult {
   std::optional<uint64_t> sent, received, lost;
   // From the first unanswered probe's send to the first reply received after it.
   std::optional<Duration> longest_blackout;
-  std::optional<Duration> max_latency;   // largest delay the tool reported
-  std::optional<uint64_t> pipe;          // ping's "pipe N": most probes outstanding at once
+  std::optional<Duration> max_latency;  // largest delay the tool reported
+  std::optional<uint64_t> pipe;         // ping's "pipe N": most probes outstanding at once
   LatencyDistribution rtt;
   std::vector<Spike> spikes;
   friend bool operator==(const ProbeResult&, const ProbeResult&) = default;
@@ -180,14 +179,14 @@ struct ProbeResult {
 
 // What the guest's memory dirtier achieved.
 struct DirtyResult {
-  std::optional<std::string> pattern;         // sequential | random | once
-  std::optional<uint64_t> memory_mb;          // MiB
-  std::optional<double> requested_mib_s;      // nullopt: unlimited
-  std::vector<double> rate_mib_s;             // achieved, one per second
-  std::vector<double> load_percent;           // one per second, when reported
-  LatencyDistribution latency;                // memory-access latency (mm_dirty -L)
-  std::optional<uint64_t> verify_errors;      // pages found corrupted (--verify)
-  std::optional<std::string> verify_error;    // first corruption, in words
+  std::optional<std::string> pattern;       // sequential | random | once
+  std::optional<uint64_t> memory_mb;        // MiB
+  std::optional<double> requested_mib_s;    // nullopt: unlimited
+  std::vector<double> rate_mib_s;           // achieved, one per second
+  std::vector<double> load_percent;         // one per second, when reported
+  LatencyDistribution latency;              // memory-access latency (mm_dirty -L)
+  std::optional<uint64_t> verify_errors;    // pages found corrupted (--verify)
+  std::optional<std::string> verify_error;  // first corruption, in words
   friend bool operator==(const DirtyResult&, const DirtyResult&) = default;
 };
 
@@ -201,11 +200,11 @@ struct ConsoleLine {
 // What the guest's own console said after the migration (a VMM backend reads the destination's
 // serial log, which holds only what the guest printed once it ran there).
 struct GuestResult {
-  std::string console{};                      // the log read (path or name)
-  uint64_t lines = 0;                       // lines read
-  std::vector<ConsoleLine> problems{};        // panic, oops, BUG, corruption, MIGTEST-GUEST-ERROR…
+  std::string console{};                // the log read (path or name)
+  uint64_t lines = 0;                   // lines read
+  std::vector<ConsoleLine> problems{};  // panic, oops, BUG, corruption, MIGTEST-GUEST-ERROR…
   std::optional<uint64_t> dirtier_seconds{};  // the dirtier's per-second lines (nullopt: none)
-  std::optional<uint64_t> verify_errors{};  // corruption reports (0: the dirtier ran, none)
+  std::optional<uint64_t> verify_errors{};    // corruption reports (0: the dirtier ran, none)
   std::optional<bool> answered{};             // answered the prober after resume (set by fixtures)
   friend bool operator==(const GuestResult&, const GuestResult&) = default;
 };
@@ -213,14 +212,14 @@ struct GuestResult {
 // Everything one run (or one parsed file) produced. result.json is this, serialised.
 struct RunResult {
   Format format = Format::kMigtest;
-  std::string source;                 // path or description of what was parsed or run
-  std::optional<std::string> test;    // Suite.Test, when a fixture wrote it
-  nlohmann::json scenario;            // what the fixture asked for (null when parsed)
+  std::string source;               // path or description of what was parsed or run
+  std::optional<std::string> test;  // Suite.Test, when a fixture wrote it
+  nlohmann::json scenario;          // what the fixture asked for (null when parsed)
   std::optional<MigrationResult> migration;
   std::optional<ProbeResult> probe;
   std::optional<DirtyResult> dirty;
   std::optional<GuestResult> guest;
-  nlohmann::json extra;               // producer-specific additions, kept verbatim
+  nlohmann::json extra;  // producer-specific additions, kept verbatim
   friend bool operator==(const RunResult&, const RunResult&) = default;
 };
 

@@ -21,7 +21,6 @@
 
 namespace migtest::internal {
 
-
 template <typename Part>
 std::string_view PartName();
 template <>
