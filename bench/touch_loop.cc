@@ -35,8 +35,9 @@ int main(int argc, char** argv) {
         s ^= s >> 12;
         s ^= s << 25;
         s ^= s >> 27;
-        i = static_cast<uint64_t>(
-            (static_cast<unsigned __int128>(s * 0x2545f4914f6cdd1d) * pages) >> 64);
+        // Lemire's range reduction with a 128-bit product (a GNU extension, said so for -pedantic).
+        __extension__ using u128 = unsigned __int128;
+        i = static_cast<uint64_t>((static_cast<u128>(s * 0x2545f4914f6cdd1d) * pages) >> 64);
       } else {
         i = next;
         next = next + 1 == pages ? 0 : next + 1;
