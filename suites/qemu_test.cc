@@ -286,4 +286,42 @@ TEST_F(QemuSlo, CatchesQemu72CorruptingABusyGuest) {
                 << verdicts;
 }
 
+// Faults, each with what must not be lost.
+
+// The destination QEMU killed 1 s into a precopy: the migration fails with QEMU's reason, QEMU
+// resumes the guest on the source, and there it keeps answering the prober and its dirtier keeps
+// verifying every page it rewrites (source-after-fault.console.log): the fault lost nothing.
+TEST_F(QemuSlo, KilledDestinationMidPrecopyLeavesTheGuestWholeOnTheSource) {
+  RunResult run = Migrate(
+      {.memory = 512_MiB,
+       .dirty = {.rate = 50_MiBps},
+       .mode = Mode::Precopy,
+       .max_bandwidth = 32_MiBps,
+       .fault = FaultInjection{.kind = FaultInjection::Kind::kKillDestination, .after = 1s}});
+  ASSERT_TRUE(run.migration);
+  EXPECT_EQ(run.migration->status, Status::kFailed);
+  EXPECT_TRUE(run.migration->error) << "a failed migration says why";
+  ASSERT_TRUE(run.guest);
+  EXPECT_THAT(run.guest->console, HasSubstr("source-after-fault"));
+  EXPECT_THAT(run, GuestHealthy(3s)) << "the guest must keep running, whole, on the source";
+  EXPECT_EQ(run.guest->answered, true) << "the source's guest must still answer the prober";
+  EXPECT_FALSE(run.migration->verified) << "nothing reached a destination to verify";
+}
+
+// Postcopy with its link broken 1 s after the switch (the TCP connections reset): QEMU pauses
+// (postcopy-paused) instead of losing the guest, which is split between the two sides; recovery
+// (migrate-recover on the destination, migrate resume=true on the source) completes it, and the
+// guest's dirtier then verifies its working set on the destination.
+TEST_F(QemuSlo, PostcopyRecoversFromABrokenLink) {
+  Scenario s = PostcopyBusyGuest();
+  s.fault = FaultInjection{.kind = FaultInjection::Kind::kBreakLink, .after = 1s};
+  s.qemu.postcopy_recovery = true;
+  RunResult run = Migrate(s);
+  ASSERT_TRUE(run.migration);
+  EXPECT_EQ(run.migration->status, Status::kCompleted);
+  EXPECT_TRUE(run.extra.contains("postcopy_recovery")) << "the link broke but nothing paused";
+  EXPECT_THAT(run, GuestHealthy(3s));
+  EXPECT_THAT(run.migration, MemoryVerified());
+}
+
 }  // namespace

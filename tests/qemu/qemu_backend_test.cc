@@ -5,6 +5,7 @@
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <migtest/fixtures.hpp>
 
 namespace migtest {
@@ -44,6 +45,28 @@ TEST_F(QemuBackendTest, AnUnknownParameterIsRefusedInQemusWords) {
                           "the source refused parameters");
   EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.parameters = {{"multifd-channels", "four"}}}}),
                           "multifd-channels");
+}
+
+// A QEMU that never boots the guest (seen: KVM failing with "KVM internal error", the vCPU stopped
+// and QEMU still running) fails within the scenario's timeout, not the boot's own 120 s, and
+// quotes what the VMM said last on stderr. Here: the real QEMU started with -S (vCPUs never run)
+// behind a wrapper that first says what a failing KVM says.
+TEST_F(QemuBackendTest, AGuestThatNeverBootsFailsWithinTheTimeoutQuotingTheVmm) {
+  std::string why;
+  auto qemu = FindQemu({}, &why);
+  ASSERT_TRUE(qemu) << why;
+  const std::filesystem::path wrapper = artifacts() / "stuck-qemu";
+  std::ofstream(wrapper) << "#!/bin/sh\necho 'KVM internal error. Suberror: 1' >&2\nexec "
+                         << qemu->exe.string() << " \"$@\" -S\n";
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_NONFATAL_FAILURE(Migrate({.timeout = 8s, .qemu = {.binary = wrapper}}),
+                          "the guest did not boot on the source (the scenario's timeout is 8 s)");
+  const auto took = std::chrono::steady_clock::now() - started;
+  // 8 s (scaled) and the time to start and stop two QEMUs; the boot's own limit is 120 s.
+  EXPECT_LT(took, Scaled(8s) + 30s);
+  EXPECT_NONFATAL_FAILURE(Migrate({.timeout = 8s, .qemu = {.binary = wrapper}}),
+                          "its last stderr line: 'KVM internal error. Suberror: 1'");
 }
 
 TEST_F(QemuBackendTest, FindQemuListsItsTracePoints) {

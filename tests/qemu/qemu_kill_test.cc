@@ -82,11 +82,11 @@ TEST_P(QemuKill, NothingIsLeftTwoSecondsAfterTheSignal) {
   const int sig = GetParam();
   const std::filesystem::path artifacts = ArtifactDir() / "inner";
   std::filesystem::remove_all(artifacts);
-  Process& suite = lab_.Start({.name = "suite",
-                               .exe = MIGTEST_MIGRATION_HELPER,
-                               .args = {"--gtest_filter=LongMigration.*"},
-                               .env = {{"MIGTEST_ARTIFACTS", artifacts.string()},
-                                       {"MIGTEST_BACKEND", "qemu"}}});
+  Process& suite =
+      lab_.Start({.name = "suite",
+                  .exe = MIGTEST_MIGRATION_HELPER,
+                  .args = {"--gtest_filter=LongMigration.*"},
+                  .env = {{"MIGTEST_ARTIFACTS", artifacts.string()}, {"MIGTEST_BACKEND", "qemu"}}});
   // Mid-migration: the prober runs (it starts once both QEMUs are up and the guest answers).
   const auto prober = artifacts / "LongMigration" / "RunsForAWhile" / "prober.stdout.log";
   const auto until = std::chrono::steady_clock::now() + Scaled(240s);
@@ -121,11 +121,12 @@ TEST_P(QemuKill, NothingIsLeftTwoSecondsAfterTheSignal) {
     }
     left = Leftovers(suite.pid());
   } while ((!alive.empty() || !left.empty()) && std::chrono::steady_clock::now() - signalled < 2s);
-  const auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - signalled);
+  const auto took =
+      std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - signalled);
   RecordProperty("clean_after_ms", std::to_string(took.count()));
   EXPECT_THAT(alive, ::testing::IsEmpty()) << "processes outlived " << ::strsignal(sig);
-  EXPECT_THAT(left, ::testing::IsEmpty()) << "left behind " << took.count() << " ms after "
-                                          << ::strsignal(sig);
+  EXPECT_THAT(left, ::testing::IsEmpty())
+      << "left behind " << took.count() << " ms after " << ::strsignal(sig);
   std::cout << "[          ] " << ::strsignal(sig) << ": clean " << took.count()
             << " ms after the signal\n";
   for (pid_t p : alive) ::kill(p, SIGKILL);
