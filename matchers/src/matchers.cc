@@ -13,6 +13,10 @@ std::string FormatName(const MigrationResult& m) { return std::string(ToString(m
 
 // "which has no downtime figure (format tlmz reported none)"
 std::string Missing(const MigrationResult& m, std::string_view what) {
+  // A run the harness could not measure has no figure at all; the reason was reported once.
+  if (m.error && m.error->starts_with(kHarnessFailure)) {
+    return fmt::format("which has no {}: {}", what, *m.error);
+  }
   std::string s = fmt::format("which has no {} (format {} reported none", what, FormatName(m));
   if (m.status != Status::kCompleted) {
     s += fmt::format("; status {}", ToString(m.status));

@@ -139,6 +139,11 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
         }
         continue;
       }
+      // The destination's replies (its own query-migrate, …) are not the migration's
+      // MigrationInfo; commands the backend sent carry "execute" and are no replies.
+      if (SideOf(j) == Side::kDestination || j.contains("execute") || j.contains("exec-oob")) {
+        continue;
+      }
       const json* info = nullptr;
       if (auto ret = j.find("return"); ret != j.end()) {
         if (ret->is_object() && ret->contains("status")) info = &*ret;

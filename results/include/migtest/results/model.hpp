@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace migtest {
@@ -124,6 +125,11 @@ struct LatencyDistribution {
   std::optional<Estimate> Percentile(double p) const;
   friend bool operator==(const LatencyDistribution&, const LatencyDistribution&) = default;
 };
+
+// MigrationResult::error of a run the harness could not measure (a VMM that never started, a
+// guest that never booted): the fixture reported the reason once, in full; matchers say only this.
+inline constexpr std::string_view kHarnessFailure =
+    "the run could not be measured (harness failure, reported once above)";
 
 // What a migration reported about itself.
 struct MigrationResult {
