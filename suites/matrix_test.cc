@@ -15,10 +15,13 @@ using ::testing::Lt;
 class Matrix : public MigrationTestWithParam<Scenario> {};
 
 TEST_P(Matrix, CompletesAndVerifies) {
+  MIGTEST_SKIP_IF_UNSUPPORTED(GetParam());  // 64 MiB: too small a guest for QEMU
   RunResult run = Migrate(GetParam());
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(ToString(run.migration->status), "completed") << run.migration->error.value_or("");
-  EXPECT_THAT(run.migration, MemoryVerified());
+  if (Measures(Figure::kMemoryVerified, GetParam())) {
+    EXPECT_THAT(run.migration, MemoryVerified());
+  }
   EXPECT_THAT(run.migration, MaxDowntime(Lt(1s)));
   EXPECT_THAT(run.probe, GuestBlackout(Lt(2s)));
 }
