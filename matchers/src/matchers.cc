@@ -387,6 +387,9 @@ CheckSpec<MigrationResult> MemoryVerifiedSpec() {
             }
             if (!*m.verified) {
               *why = "whose destination memory did not verify";
+              if (auto by = m.config.find("verified_by"); by != m.config.end()) {
+                *why += " (checked by " + by->second + ")";
+              }
               if (m.error) *why += ": " + *m.error;
               return false;
             }
