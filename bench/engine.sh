@@ -5,7 +5,9 @@
 #   busy guest (dirty rate below the link): converges
 #   over-dirtying guest (dirty rate above a capped link): precopy does not converge; postcopy completes
 # Needs iperf3 and jq (ci/install-deps bench). BENCH_MEMORY (default 1G) sets the guest size.
+# Usage: bench/engine.sh          (MIGTEST_BUILD_DIR: the build folder, default build/default)
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 root=$PWD
 build="${MIGTEST_BUILD_DIR:-build/default}"

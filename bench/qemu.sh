@@ -4,6 +4,7 @@
 # and p99, the guest's verdict. The bounds in suites/qemu_test.cc come from these tables.
 # Usage: bench/qemu.sh [RUNS] [extra suite_qemu arguments, e.g. --gtest_filter=...]
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 shift || true

@@ -8,7 +8,9 @@
 #   client_rr blackout vs a 400 ms SIGSTOP of server_rr at 1, 10, 20 ms: |error| <= max(2 ms, interval)
 # Each measurement runs a few seconds (BENCH_SECONDS, default 3): the machine is shared.
 # Needs iperf3, sockperf and jq (ci/install-deps bench).
+# Usage: bench/workloads.sh       (MIGTEST_BUILD_DIR: the build folder, default build/default)
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 root=$PWD
 secs="${BENCH_SECONDS:-3}"

@@ -8,9 +8,12 @@
 // them), takes each test's verdict from gtest's JUnit XML files (--junit, or every *.xml under
 // DIR), and prints one row per test: downtime, the guest's pause, total time, iterations, worst
 // stall, p99 postcopy request latency, STOP→RESUME gap, guest blackout, the guest's health,
-// verdict. It reads result.json's documented keys (a public contract: never renamed), so it also
-// reads files written by older versions. Exit code 0 when every test passed (or was skipped), 1
-// when one failed, 2 on bad input.
+// status, verdict and its reason; then every failed assertion of every failed test. A result with
+// no JUnit verdict is judged by itself: a failed migration, a guest's problem lines or memory not
+// verified is a FAIL; otherwise it is "ok" (the result shows no failure; its SLO assertions were
+// not seen). It reads result.json's documented keys (a public contract: never renamed), so it
+// also reads files written by older versions. Exit code 0 when every test passed (or was
+// skipped), 1 when one failed, 2 on bad input.
 //
 // `-o report.html` writes one self-contained page (inline SVG and CSS, no scripts, no network):
 // the same table, then per migration its plots (bytes sent per iteration with sync stalls and the
@@ -35,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "migtest/results/print.hpp"
 #include "report/svg.hpp"
 
 namespace fs = std::filesystem;
@@ -43,8 +47,9 @@ using nlohmann::json;
 namespace {
 
 struct Verdict {
-  std::string text;  // PASS, FAIL, SKIP
-  std::string first_failure;
+  std::string text;                   // PASS, FAIL, SKIP
+  std::string first_failure;          // the first failure's message, or why the test was skipped
+  std::vector<std::string> failures;  // every failure's message, in order
 };
 
 // gtest's JUnit XML: <testsuites><testsuite name=S><testcase name=T classname=S status=run
@@ -60,7 +65,7 @@ void ReadJunit(const fs::path& file, std::map<std::string, Verdict>& out) {
       if (ctag != "testcase") continue;
       std::string id = tc.get<std::string>("<xmlattr>.classname", "") + "." +
                        tc.get<std::string>("<xmlattr>.name", "");
-      Verdict v{"PASS", ""};
+      Verdict v{"PASS", "", {}};
       std::string result = tc.get<std::string>("<xmlattr>.result", "");
       if (result == "skipped" || tc.get<std::string>("<xmlattr>.status", "") == "notrun" ||
           tc.get_child_optional("skipped")) {
@@ -72,9 +77,8 @@ void ReadJunit(const fs::path& file, std::map<std::string, Verdict>& out) {
       for (const auto& [ftag, failure] : tc) {
         if (ftag == "failure" || ftag == "error") {
           v.text = "FAIL";
-          if (v.first_failure.empty()) {
-            v.first_failure = failure.get<std::string>("<xmlattr>.message", "");
-          }
+          v.failures.push_back(failure.get<std::string>("<xmlattr>.message", ""));
+          if (v.first_failure.empty()) v.first_failure = v.failures.back();
         }
       }
       out[id] = v;
@@ -89,22 +93,54 @@ std::optional<double> Number(const json& j, const json::json_pointer& p) {
   return v.get<double>();
 }
 
+// Figures as every migtest printer writes them (migtest::FormatDuration: 850us, 6.2ms, 12.3s,
+// 3m00s).
 std::string Ms(std::optional<double> ms) {
   if (!ms) return "-";
-  if (*ms >= 10000) return fmt::format("{:.1f}s", *ms / 1000);
-  return fmt::format("{:.0f}ms", *ms);
+  return migtest::FormatDuration(migtest::Duration(std::llround(*ms * 1000)));
 }
 std::string Us(std::optional<double> us) {
   if (!us) return "-";
-  if (*us >= 10000) return fmt::format("{:.1f}ms", *us / 1000);
-  return fmt::format("{:.0f}us", *us);
+  return migtest::FormatDuration(migtest::Duration(std::llround(*us)));
 }
 
 struct Row {
   std::string test, downtime, pause, total, iterations, stall, p99, gap, blackout, guest, status,
-      verdict;
+      verdict, reason;
   fs::path file;
 };
+
+// A message on one line, at most `max` characters ("…" where cut).
+std::string OneLine(std::string s, size_t max = 80) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  if (s.size() > max) s = s.substr(0, max - 1) + "…";
+  return s;
+}
+
+// The verdict of a result with no JUnit verdict, from what the result itself says.
+Verdict VerdictOfResult(const json& j) {
+  const json m = j.value("migration", json::object());
+  std::vector<std::string> why;
+  if (m.value("status", std::string()) == "failed") {
+    why.push_back("migration failed" + (m.contains("error") && m["error"].is_string()
+                                            ? ": " + m["error"].get<std::string>()
+                                            : std::string()));
+  }
+  if (m.contains("verified") && m["verified"].is_boolean() && !m["verified"].get<bool>()) {
+    why.push_back("memory not verified");
+  }
+  if (auto g = j.find("guest"); g != j.end() && g->is_object() && g->contains("problems") &&
+                                (*g)["problems"].is_array() && !(*g)["problems"].empty()) {
+    const json& first = (*g)["problems"][0];
+    why.push_back(fmt::format("guest: {} problem line{}{}", (*g)["problems"].size(),
+                              (*g)["problems"].size() == 1 ? "" : "s",
+                              first.contains("text") && first["text"].is_string()
+                                  ? ", first: " + first["text"].get<std::string>()
+                                  : std::string()));
+  }
+  if (why.empty()) return {"ok", "", {}};
+  return {"FAIL", why.front(), why};
+}
 
 Row ReadResult(const fs::path& file, const fs::path& root) {
   Row row;
@@ -167,8 +203,9 @@ struct Run {
 
 struct Collected {
   std::vector<Run> runs;  // in path order; tests with a verdict but no result.json last
-  std::map<std::string, Verdict> verdicts;
-  std::vector<std::string> unreadable;  // "<file>: <why>"
+  std::map<std::string, Verdict> verdicts;         // from JUnit XML
+  std::map<std::string, Verdict> result_verdicts;  // tests without one: from their result.json
+  std::vector<std::string> unreadable;             // "<file>: <why>"
 };
 
 std::string IdOf(const Row& r) { return r.test.substr(0, r.test.find(' ')); }
@@ -206,7 +243,22 @@ Collected Collect(const std::vector<fs::path>& dirs, std::vector<fs::path> junit
       std::ifstream in(f);
       run.doc = json::parse(in);
       auto it = c.verdicts.find(IdOf(run.row));
-      run.row.verdict = it == c.verdicts.end() ? "?" : it->second.text;
+      if (it == c.verdicts.end()) {
+        // No JUnit verdict: the result's own. Recorded by test name, so the failures are listed
+        // (repetitions of one test: the first failing one's).
+        Verdict v = VerdictOfResult(run.doc);
+        auto& own = c.result_verdicts[IdOf(run.row)];
+        if (own.text.empty() || (own.text != "FAIL" && v.text == "FAIL")) own = v;
+        run.row.verdict = v.text;
+        run.row.reason = OneLine(v.first_failure);
+      } else {
+        run.row.verdict = it->second.text;
+        run.row.reason = OneLine(it->second.first_failure);
+        if (it->second.failures.size() > 1) {
+          run.row.reason = OneLine(it->second.first_failure, 64) +
+                           fmt::format(" (+{} more)", it->second.failures.size() - 1);
+        }
+      }
       c.runs.push_back(std::move(run));
     } catch (const std::exception& e) {
       std::cerr << "migtest-report: " << f.string() << ": " << e.what() << "\n";
@@ -218,8 +270,21 @@ Collected Collect(const std::vector<fs::path>& dirs, std::vector<fs::path> junit
     bool seen =
         std::any_of(c.runs.begin(), c.runs.end(), [&](const Run& r) { return IdOf(r.row) == id; });
     if (!seen) {
-      c.runs.push_back(
-          {{id, "-", "-", "-", "-", "-", "-", "-", "-", "-", "no result.json", v.text, {}}, {}});
+      c.runs.push_back({{id,
+                         "-",
+                         "-",
+                         "-",
+                         "-",
+                         "-",
+                         "-",
+                         "-",
+                         "-",
+                         "-",
+                         "no result.json",
+                         v.text,
+                         OneLine(v.first_failure),
+                         {}},
+                        {}});
     }
   }
   return c;
@@ -241,15 +306,15 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
   std::vector<Row> rows;
   for (const auto& r : collected.runs) rows.push_back(r.row);
   const int bad = static_cast<int>(collected.unreadable.size());
-  const std::vector<std::string> head = {"test",     "downtime",    "guest pause",  "total",
-                                         "iters",    "worst stall", "p99 postcopy", "stop-resume",
-                                         "blackout", "guest",       "status",       "verdict"};
+  const std::vector<std::string> head = {
+      "test",        "downtime", "guest pause", "total",  "iters",   "worst stall", "p99 postcopy",
+      "stop-resume", "blackout", "guest",       "status", "verdict", "reason"};
   std::vector<size_t> w(head.size());
   for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
   auto cells = [](const Row& r) {
-    return std::vector<std::string>{r.test,       r.downtime, r.pause,  r.total,
-                                    r.iterations, r.stall,    r.p99,    r.gap,
-                                    r.blackout,   r.guest,    r.status, r.verdict};
+    return std::vector<std::string>{r.test,   r.downtime, r.pause, r.total,    r.iterations,
+                                    r.stall,  r.p99,      r.gap,   r.blackout, r.guest,
+                                    r.status, r.verdict,  r.reason};
   };
   for (const auto& r : rows) {
     auto c = cells(r);
@@ -257,26 +322,39 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
   }
   auto print = [&](const std::vector<std::string>& c) {
     std::string line;
+    // The test left-aligned, the figures right-aligned, the reason (last) as it is.
     for (size_t i = 0; i < c.size(); ++i) {
-      line += i == 0 ? fmt::format("{:<{}}", c[i], w[i]) : fmt::format("  {:>{}}", c[i], w[i]);
+      line += i == 0              ? fmt::format("{:<{}}", c[i], w[i])
+              : i + 1 == c.size() ? "  " + c[i]
+                                  : fmt::format("  {:>{}}", c[i], w[i]);
     }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
     std::cout << line << "\n";
   };
   print(head);
   std::string rule;
-  for (size_t i = 0; i < w.size(); ++i) rule += std::string(w[i] + (i == 0 ? 0 : 2), '-');
+  for (size_t i = 0; i + 1 < w.size(); ++i) rule += std::string(w[i] + (i == 0 ? 0 : 2), '-');
+  rule += "  " + std::string(head.back().size(), '-');
   std::cout << rule << "\n";
-  int failed = 0, passed = 0, skipped = 0;
+  int failed = 0, passed = 0, skipped = 0, ok = 0;
   for (const auto& r : rows) {
     print(cells(r));
     if (r.verdict == "FAIL") ++failed;
     if (r.verdict == "PASS") ++passed;
     if (r.verdict == "SKIP") ++skipped;
+    if (r.verdict == "ok") ++ok;
   }
   std::cout << fmt::format("\n{} tests: {} passed, {} failed, {} skipped", rows.size(), passed,
                            failed, skipped);
+  if (ok) std::cout << fmt::format(", {} ok by their results", ok);
   if (bad) std::cout << fmt::format(", {} unreadable result files", bad);
   std::cout << "\n";
+  if (!collected.result_verdicts.empty()) {
+    std::cout << fmt::format(
+        "{} of them without a JUnit verdict: judged by their result.json (a failed migration, "
+        "memory not verified or a guest's problem line fails; SLO assertions are not seen)\n",
+        collected.result_verdicts.size());
+  }
   // Why tests were skipped, once per distinct reason.
   std::map<std::string, int> skip_reasons;
   for (const auto& [id, v] : verdicts) {
@@ -287,11 +365,13 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
     std::replace(why.begin(), why.end(), '\n', ' ');
     std::cout << fmt::format("SKIP ({} tests): {}\n", n, why.empty() ? "no reason given" : why);
   }
-  for (const auto& [id, v] : verdicts) {
-    if (v.text == "FAIL") {
-      std::string msg = v.first_failure.substr(0, 400);
-      std::replace(msg.begin(), msg.end(), '\n', ' ');
-      std::cout << fmt::format("FAIL {}: {}\n", id, msg);
+  // Every failed assertion of every failed test, one line each.
+  for (const auto* source : {&collected.verdicts, &collected.result_verdicts}) {
+    for (const auto& [id, v] : *source) {
+      if (v.text != "FAIL") continue;
+      for (const auto& failure : v.failures) {
+        std::cout << fmt::format("FAIL {}: {}\n", id, OneLine(failure, 400));
+      }
     }
   }
   return failed > 0 || bad > 0 ? 1 : 0;

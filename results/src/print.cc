@@ -15,8 +15,18 @@ std::string FormatDuration(Duration d) {
   const auto us = d.count();
   if (us < 0) return "-" + FormatDuration(-d);
   if (us < 1000) return fmt::format("{}us", us);
-  if (us % 1000 == 0) return fmt::format("{}ms", us / 1000);
-  return fmt::format("{:.1f}ms", static_cast<double>(us) / 1000.0);
+  // Below 10 s the SLO's own unit; above it, ms stop being readable ("179963ms" is 3m00s).
+  if (us < 10'000'000) {
+    if (us % 1000 == 0) return fmt::format("{}ms", us / 1000);
+    return fmt::format("{:.1f}ms", static_cast<double>(us) / 1000.0);
+  }
+  if (us < 60'000'000) {
+    if (us % 1'000'000 == 0) return fmt::format("{}s", us / 1'000'000);
+    return fmt::format("{:.1f}s", static_cast<double>(us) / 1e6);
+  }
+  const auto s = (us + 500'000) / 1'000'000;  // whole seconds, rounded
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m{:02}s", s / 3600, s % 3600 / 60, s % 60);
 }
 
 std::string FormatNumber(double v) {

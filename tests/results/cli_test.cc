@@ -5,8 +5,12 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "test_data.hpp"
 
@@ -50,8 +54,85 @@ TEST(MigtestParseCliTest, PrintsOneDocumentPerFile) {
 TEST(MigtestParseCliTest, SummaryTable) {
   auto r = RunParse("--summary --all-runs " + Data("qemu_debug_seed.txt"));
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("207411.0ms"));
-  EXPECT_THAT(r.output, HasSubstr("3266.0ms"));
+  EXPECT_THAT(r.output, HasSubstr("3m27s"));  // 207411 ms
+  EXPECT_THAT(r.output, HasSubstr("3266ms"));
+}
+
+// An artifact folder as the fixtures leave it: per test, the children's logs (one empty, one a
+// guest's serial console), the QMP transcript of a failed migration and a migration log.
+class ArtifactFolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    namespace fs = std::filesystem;
+    // One folder per test: ctest runs them in parallel.
+    root_ = testing::TempDir() + "/migtest-parse-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::remove_all(root_);
+    const fs::path busy = root_ + "/PrecopySlo/Busy", failed = root_ + "/QemuSlo/Failed";
+    fs::create_directories(busy);
+    fs::create_directories(failed);
+    fs::copy_file(Data("tlmz_seed.log"), busy / "source.stderr.log");
+    std::ofstream(busy / "destination.stderr.log").close();  // empty
+    fs::copy_file(Data("guest_console_boot.log"), failed / "destination.stdout.log");
+    fs::copy_file(Data("qmp_failed.json"), failed / "qmp-transcript.jsonl");
+    std::ofstream(root_ + "/junit.xml") << "<?xml version=\"1.0\"?>\n<testsuites/>\n";
+  }
+  std::string root_;
+};
+
+TEST_F(ArtifactFolderTest, FolderSummarySkipsWhatIsNotAMigrationLogWithANote) {
+  auto r = RunParse("--summary " + root_);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("skipped " + root_ +
+                                  "/PrecopySlo/Busy/destination.stderr.log: "
+                                  "not a migration log (expected a migration log or result.json, "
+                                  "found an empty input)"));
+  EXPECT_THAT(r.output, HasSubstr("skipped " + root_ +
+                                  "/QemuSlo/Failed/destination.stdout.log: a guest's serial "
+                                  "console, not a migration log"));
+  EXPECT_THAT(r.output, HasSubstr("skipped " + root_ + "/junit.xml: not a migration log"));
+  EXPECT_THAT(r.output, HasSubstr("(3 files skipped"));
+  // Long times readable; the failed run's error in its row.
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("tlmz +completed +3m00s +1m05s +6 +491ms"));
+  EXPECT_THAT(r.output, ::testing::ContainsRegex(
+                            "qemu-qmp +failed +2200ms .*Unable to write to socket: Broken pipe"));
+}
+
+TEST_F(ArtifactFolderTest, LogGlobSummaryGoesOnPastTheFirstNonLog) {
+  // As the shell expands */*/*.log: the empty file comes first.
+  auto r = RunParse("--summary " + root_ + "/PrecopySlo/Busy/destination.stderr.log " + root_ +
+                    "/QemuSlo/Failed/destination.stdout.log " + root_ +
+                    "/PrecopySlo/Busy/source.stderr.log");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("3m00s"));
+  EXPECT_THAT(r.output, HasSubstr("(2 files skipped"));
+}
+
+TEST_F(ArtifactFolderTest, FolderToJsonPrintsOneDocumentPerMigrationLog) {
+  auto r = RunParse(root_);
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::istringstream lines(r.output);  // the documents, and the notes (stderr) between them
+  std::vector<std::string> statuses;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("{"))
+      statuses.push_back(nlohmann::json::parse(line)["migration"]["status"]);
+  }
+  EXPECT_THAT(r.output, HasSubstr("migtest-parse: skipped"));
+  EXPECT_THAT(statuses, ::testing::ElementsAre("completed", "failed"));
+}
+
+TEST_F(ArtifactFolderTest, NothingButNonLogsExitsOne) {
+  auto r = RunParse(root_ + "/PrecopySlo/Busy/destination.stderr.log " + root_ + "/junit.xml");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("none of the 2 files is a migration log"));
+}
+
+TEST_F(ArtifactFolderTest, AMalformedLogFailsButTheOthersAreStillParsed) {
+  std::ofstream(root_ + "/bad_tlmz.log") << "s221 0 844\ns222 1 2 x 0.5\n";
+  auto r = RunParse("--summary " + root_ + "/bad_tlmz.log " + Data("tlmz_seed.log"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("bad_tlmz.log:2: expected all_io_cnt as a number"));
+  EXPECT_THAT(r.output, HasSubstr("3m00s"));
 }
 
 TEST(MigtestParseCliTest, ParseErrorExitsOneWithFileAndLine) {

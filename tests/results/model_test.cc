@@ -8,6 +8,7 @@ namespace {
 
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
+using std::chrono::seconds;
 using ::testing::Optional;
 
 TEST(LatencyDistributionTest, PercentilesFromSamplesAreExact) {
@@ -159,6 +160,14 @@ TEST(PrintTest, ResultsPrintAsOneLineSummaries) {
   EXPECT_EQ(::testing::PrintToString(m), "completed in 960ms, downtime 6.2ms [tlmz]");
   EXPECT_EQ(fmt::format("{}", m), "completed in 960ms, downtime 6.2ms [tlmz]");
   EXPECT_EQ(FormatDuration(microseconds(850)), "850us");
+  EXPECT_EQ(FormatDuration(microseconds(-850)), "-850us");
+  EXPECT_EQ(FormatDuration(microseconds(9'999'900)), "9999.9ms");
+  EXPECT_EQ(FormatDuration(seconds(10)), "10s");
+  EXPECT_EQ(FormatDuration(milliseconds(12'345)), "12.3s");
+  EXPECT_EQ(FormatDuration(milliseconds(59'940)), "59.9s");
+  EXPECT_EQ(FormatDuration(milliseconds(179'963)), "3m00s");  // the TLMZ seed's total time
+  EXPECT_EQ(FormatDuration(milliseconds(65'475)), "1m05s");
+  EXPECT_EQ(FormatDuration(seconds(3723)), "1h02m03s");
   EXPECT_EQ(FormatNumber(200.0), "200");
   EXPECT_EQ(FormatNumber(0.5), "0.5");
 }

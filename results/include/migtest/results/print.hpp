@@ -19,7 +19,8 @@
 
 namespace migtest {
 
-// "143ms", "6.2ms", "850us": the unit people read in an SLO.
+// "143ms", "6.2ms", "850us": the unit people read in an SLO; from 10 s on in seconds ("12.5s"),
+// from a minute on in minutes and whole seconds ("3m00s", "1h02m03s").
 std::string FormatDuration(Duration d);
 // "200", "0.5": a figure as a person reads it (whole numbers without decimals, else one).
 std::string FormatNumber(double v);
