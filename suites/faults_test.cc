@@ -62,4 +62,27 @@ TEST_F(Faults, DroppedConnectionFailsClearlyAndTheSourceKeepsRunning) {
   EXPECT_GT(run.probe->received.value_or(0), 0u);
 }
 
+// The destination killed 1 s into a precopy (SIGKILL: an OOM kill, a crashed VMM): the migration
+// fails with the reason, and the guest, which never left the source, keeps running there: it
+// answers the prober and its memory verifies, page by page as the writers rewrite it and all of it
+// at the end (QEMU: suites/qemu_test.cc has the same fault on a real VMM).
+TEST_F(Faults, KilledDestinationLeavesTheGuestWholeOnTheSource) {
+  const Scenario s = {
+      .memory = 256_MiB,
+      .dirty = {.rate = 50_MiBps, .pattern = Pattern::Random},
+      .mode = Mode::Precopy,
+      .max_bandwidth = 50_MiBps,
+      .fault = FaultInjection{.kind = FaultInjection::Kind::kKillDestination, .after = 1s},
+      .probe = {.interval = 5ms}};
+  MIGTEST_SKIP_IF_UNSUPPORTED(s);
+  RunResult run = Migrate(s);
+  ASSERT_TRUE(run.migration);
+  EXPECT_EQ(run.migration->status, Status::kFailed);
+  EXPECT_TRUE(run.migration->error) << "a failed migration says why";
+  EXPECT_THAT(run, GuestHealthy(3s)) << "the guest must keep running, whole, on the source";
+  ASSERT_TRUE(run.guest);
+  EXPECT_EQ(run.guest->answered, true) << "the source's guest must still answer the prober";
+  EXPECT_THAT(run.probe, GuestBlackout(Lt(1s))) << "the guest never left the source";
+}
+
 }  // namespace

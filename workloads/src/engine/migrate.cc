@@ -125,6 +125,9 @@ struct SourceOptions {
   uint64_t drop_after = 0;
   uint16_t echo_port = 0;
   int64_t linger_ms = 100;
+  // After a failed precopy the guest keeps running here this long, its writers verifying every
+  // page before they rewrite it; then all of memory is checked (the result's `guest` part).
+  int64_t run_after_failure_ms = 0;
   SlowPhase slow_phase;     // test knob (source or destination side, by phase)
   uint64_t lose_dirty = 0;  // test knob: pages whose dirty tracking breaks at kLoseDirtyIteration
 };
@@ -158,6 +161,7 @@ class Source {
     wo.pattern = *WritePatternFromString(o_.pattern);
     wo.rate_bytes_per_s = o_.dirty_rate;
     wo.threads = o_.vcpus;
+    wo.verify = o_.run_after_failure_ms > 0;
     // Dirty pages are logged by the writers into the bitmap, or trapped by write protection.
     wo.dirty_bitmap = o_.dirty_tracking == "uffd-wp" ? nullptr : dirty_.data();
     if (wo.dirty_bitmap && o_.lose_dirty > 0) {
@@ -193,6 +197,7 @@ class Source {
         // The guest keeps running on the source: a failed precopy leaves it where it was.
         if (writer_) writer_->Resume();
         echo_.Open(o_.echo_port);
+        guest_kept_ = true;
       }
       fmt::print(stderr, "migmon migrate: migration failed: {}\n", *m.error);
       exit_code = kExitRuntime;
@@ -200,6 +205,7 @@ class Source {
     m.total_time = NsToDuration(MonoNs() - t_start);
     // Let the guest be seen where it now runs (the prober measures the blackout's end).
     SleepInterruptible(o_.linger_ms * 1'000'000);
+    if (guest_kept_ && o_.run_after_failure_ms > 0 && writer_) RunGuestAfterFailure();
     echo_.Close();
     if (writer_) writer_->Stop();
     Finish();
@@ -676,8 +682,36 @@ class Source {
                *m.verified ? "verified" : "NOT verified");
   }
 
+  // The guest the failed migration left here runs on, its writers verifying each page before they
+  // rewrite it; then every page is checked. What a VMM's guest console would say, as `guest`.
+  void RunGuestAfterFailure() {
+    const uint64_t before = writer_->PagesWritten();
+    const int64_t t0 = MonoNs();
+    SleepInterruptible(o_.run_after_failure_ms * 1'000'000);
+    writer_->Stop();
+    GuestResult g;
+    g.console = "migmon migrate (source): the guest after the failed migration";
+    const double seconds = static_cast<double>(MonoNs() - t0) / 1e9;
+    if (o_.dirty_rate > 0 && writer_->PagesWritten() > before) {
+      g.dirtier_seconds = static_cast<uint64_t>(seconds);
+    }
+    std::string why;
+    uint64_t bad = writer_->Errors();
+    if (bad > 0) why = writer_->FirstError().value_or("a page did not verify");
+    if (bad == 0) bad = writer_->VerifyAll(&why);
+    g.verify_errors = bad;
+    g.lines = g.dirtier_seconds.value_or(0);
+    if (bad > 0) {
+      g.problems.push_back({.line = 0, .text = "MIGTEST-GUEST-ERROR memory corrupted: " + why});
+    }
+    guest_after_failure_ = std::move(g);
+    fmt::print(stderr, "migmon migrate: the guest ran on here {:.1f} s after the failure; {}\n",
+               seconds, bad == 0 ? "every page verified" : "memory corrupted: " + why);
+  }
+
   void Finish() {
     RunResult run;
+    if (guest_after_failure_) run.guest = guest_after_failure_;
     run.format = Format::kMigtest;
     run.source = "migmon migrate (source)";
     if (result_total_) result_.total_time = result_total_;
@@ -693,6 +727,8 @@ class Source {
   }
 
   SourceOptions o_;
+  bool guest_kept_ = false;  // a failed precopy left the guest running here
+  std::optional<GuestResult> guest_after_failure_;
   Memory mem_;
   uint64_t pages_;
   std::vector<std::atomic<uint64_t>> dirty_;
@@ -1064,6 +1100,10 @@ int RunMigrate(int argc, char** argv) {
     app.add_flag("--tlmz", so.tlmz, "print TLMZ report lines (s221/s222/s3/s4) on stdout");
     app.add_option("--inject-stall", stall, "ITER:MS: the dirty-bit sync of iteration ITER stalls");
     app.add_option("--inject-drop-after", drop, "BYTES: the connection breaks after BYTES");
+    app.add_option("--run-after-failure", so.run_after_failure_ms,
+                   "MS: after a failed precopy, run the guest on MS more with its writers "
+                   "verifying, then check all of memory (the result's guest part)")
+        ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
     app.add_option("--guest-echo-port", so.echo_port,
                    "UDP port (reach it as 127.0.0.1:PORT) where the guest echoes a prober, on "
                    "both sides: the source closes it at stop-and-copy and the destination binds "
