@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "parse_internal.hpp"
+
 namespace migtest {
 namespace {
 
@@ -60,7 +62,17 @@ void Put(json& j, const char* key, const std::optional<T>& v) {
 
 template <typename T>
 void Get(const json& j, const char* key, std::optional<T>& v) {
-  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = it->get<T>();
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = internal::GetNumber<T>(*it);
+}
+
+// Counts by name (pages, bytes): each checked as GetNumber checks one.
+void Get(const json& j, const char* key, std::map<std::string, uint64_t>& v) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  v.clear();
+  for (const auto& [name, n] : it->get<std::map<std::string, json>>()) {
+    v[name] = internal::GetNumber<uint64_t>(n);
+  }
 }
 
 template <typename T>
@@ -70,7 +82,7 @@ void Get(const json& j, const char* key, std::vector<T>& v) {
 
 template <typename T>
 void Get(const json& j, const char* key, T& v) {
-  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = it->get<T>();
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = internal::GetNumber<T>(*it);
 }
 
 }  // namespace
@@ -111,7 +123,7 @@ void to_json(json& j, const Iteration& v) {
 
 void from_json(const json& j, Iteration& v) {
   v = Iteration{};
-  v.index = j.at("index").get<int>();
+  v.index = internal::GetNumber<int>(j.at("index"));
   v.start = GetDuration(j, "start");
   v.duration = GetDuration(j, "duration");
   Get(j, "pages_sent", v.pages_sent);
@@ -196,16 +208,18 @@ void to_json(json& j, const LatencyDistribution& v) {
 void from_json(const json& j, LatencyDistribution& v) {
   v = LatencyDistribution{};
   if (auto it = j.find("samples_us"); it != j.end()) {
-    for (const auto& s : *it) v.samples.emplace_back(s.get<Duration::rep>());
+    for (const auto& s : *it) v.samples.emplace_back(internal::GetNumber<Duration::rep>(s));
   }
   if (auto it = j.find("histogram"); it != j.end()) {
     for (const auto& b : *it) {
       LatencyDistribution::Bucket bucket;
-      bucket.count = b.at("count").get<uint64_t>();
+      bucket.count = internal::GetNumber<uint64_t>(b.at("count"));
       if (auto le = b.find("le_us"); le != b.end() && !le->is_null()) {
-        bucket.upper = Duration(le->get<Duration::rep>());
+        bucket.upper = Duration(internal::GetNumber<Duration::rep>(*le));
       }
-      bucket.lower = Duration(b.value("ge_us", Duration::rep{0}));
+      if (auto ge = b.find("ge_us"); ge != b.end()) {
+        bucket.lower = Duration(internal::GetNumber<Duration::rep>(*ge));
+      }
       v.histogram.push_back(bucket);
     }
   }
@@ -214,7 +228,7 @@ void from_json(const json& j, LatencyDistribution& v) {
     // reported and must come back as such.
     auto get = [&j](const char* key, std::optional<Duration>& d) {
       if (auto it = j.find(key); it != j.end() && !it->is_null()) {
-        d = Duration(it->get<Duration::rep>());
+        d = Duration(internal::GetNumber<Duration::rep>(*it));
       }
     };
     get("min", v.reported_min);
@@ -225,7 +239,7 @@ void from_json(const json& j, LatencyDistribution& v) {
     if (v.histogram.empty()) Get(j, "count", v.reported_count);
   }
   if (auto it = j.find("mdev"); it != j.end() && !it->is_null()) {
-    v.reported_mdev = Duration(it->get<Duration::rep>());
+    v.reported_mdev = Duration(internal::GetNumber<Duration::rep>(*it));
   }
 }
 
@@ -295,7 +309,7 @@ void to_json(json& j, const Spike& v) {
 }
 
 void from_json(const json& j, Spike& v) {
-  v.t_s = j.at("t_s").get<int64_t>();
+  v.t_s = internal::GetNumber<int64_t>(j.at("t_s"));
   v.delay = RequireDuration(j, "delay");
 }
 

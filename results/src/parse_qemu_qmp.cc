@@ -95,7 +95,7 @@ template <typename T>
 std::optional<T> Opt(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
-  return it->get<T>();
+  return GetNumber<T>(*it);
 }
 
 // Milliseconds that must convert to a Duration (int64 microseconds) with room for the sums made of
@@ -277,7 +277,7 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
         }
         for (size_t n = 0; n < dist->size(); ++n) {
           lat.histogram.push_back({Duration(int64_t{1} << n), Duration(int64_t{1} << (n + 1)),
-                                   dist->at(n).get<uint64_t>()});
+                                   GetNumber<uint64_t>(dist->at(n))});
         }
       }
       if (!lat.empty() || !lat.histogram.empty()) m.postcopy_latency = std::move(lat);

@@ -74,6 +74,9 @@ const BadInput kBadInputs[] = {
          }() +
          "]}}\n",
      1, "postcopy-latency-dist"},
+    {"QmpFloatWhereACountBelongs", Format::kQemuQmp,
+     "{\"return\": {\"status\": \"active\", \"expected-downtime\": 1.2e91}}\n", 1,
+     "number out of range: 1.2e+91"},
     // QEMU trace events
     {"QemuTraceNoEvents", Format::kQemuTrace, "qemu-system-x86_64: warning: nothing\n", 0,
      "expected QEMU trace events"},
@@ -118,6 +121,14 @@ const BadInput kBadInputs[] = {
      "\"iterations\": "
      "5}}",
      1, "expected a migtest result.json document"},
+    {"ResultJsonFloatWhereAnIntegerBelongs", Format::kMigtest,
+     "{\"schema\": \"migtest.result/1\", \"migration\": {\"status\": \"completed\", "
+     "\"iterations\": [{\"index\": 1e10}]}}",
+     1, "number out of range: 10000000000.0"},
+    {"ResultJsonFloatCount", Format::kMigtest,
+     "{\"schema\": \"migtest.result/1\", \"migration\": {\"status\": \"completed\", "
+     "\"pages\": {\"total\": -1e300}}}",
+     1, "number out of range: -1e+300"},
     {"ResultJsonUnknownSchema", Format::kMigtest, "{\"schema\": \"migtest.result/9\"}", 1,
      "unsupported schema 'migtest.result/9'"},
     {"ResultJsonNegativeDuration", Format::kMigtest,
