@@ -163,6 +163,12 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
       if (auto it = info->find("ram"); it != info->end() && it->is_object()) ram = &*it;
       // 0 when absent: no sync is numbered 0 (QEMU counts from the setup's, 1).
       const uint64_t sync = ram ? Opt<uint64_t>(*ram, "dirty-sync-count").value_or(0) : uint64_t{0};
+      // Every sync becomes an iteration (those between two polls too): a count no migration
+      // reaches (QEMU syncs about once a second; this is 27 hours of it) would fill the memory.
+      if (sync > 100'000) {
+        throw json::out_of_range::create(
+            406, fmt::format("dirty-sync-count out of range: {}", sync), ram);
+      }
       // A new migration in the same transcript (a retry): the iterations are the last one's.
       if (status == "setup" || (sync > 0 && !marks.empty() && sync < marks.back().sync)) {
         marks.clear();

@@ -77,6 +77,12 @@ const BadInput kBadInputs[] = {
     {"QmpFloatWhereACountBelongs", Format::kQemuQmp,
      "{\"return\": {\"status\": \"active\", \"expected-downtime\": 1.2e91}}\n", 1,
      "number out of range: 1.2e+91"},
+    {"QmpSyncCountNoMigrationReaches", Format::kQemuQmp,
+     "{\"return\": {\"status\": \"active\", \"ram\": {\"dirty-sync-count\": 1}}}\n"
+     "{\"return\": {\"status\": \"active\", \"ram\": {\"dirty-sync-count\": 4000000000}}}\n",
+     2,
+     "expected a QMP reply or event as QEMU documents it, found "
+     "'{\"return\":{\"ram\":{\"dirty-sync-count\":4000000000}"},
     // QEMU trace events
     {"QemuTraceNoEvents", Format::kQemuTrace, "qemu-system-x86_64: warning: nothing\n", 0,
      "expected QEMU trace events"},
