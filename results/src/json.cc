@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "parse_internal.hpp"
+
 namespace migtest {
 namespace {
 
@@ -20,15 +22,29 @@ void PutDuration(json& j, const std::string& key, const std::optional<Duration>&
   if (d) PutDuration(j, key, *d);
 }
 
+// A duration is never negative and must fit a Duration (int64 microseconds): anything else is a
+// corrupt document (and converting it would be undefined behaviour), named by its key.
+Duration ToDuration(const json& j, const std::string& key, int64_t us_per_unit) {
+  const json& v = j.at(key);
+  if (!v.is_number()) v.get<Duration::rep>();  // throws nlohmann's type_error
+  const double us = v.get<double>() * static_cast<double>(us_per_unit);
+  if (us < 0) {
+    throw json::out_of_range::create(406, key + " is negative: " + v.dump(), &j);
+  }
+  // 2^63 is a double exactly; every double below it converts.
+  if (!(us < 9223372036854775808.0)) {
+    throw json::out_of_range::create(406, key + " is too large: " + v.dump(), &j);
+  }
+  if (v.is_number_float()) return Duration(static_cast<Duration::rep>(us));
+  return Duration(static_cast<Duration::rep>(v.get<uint64_t>()) * us_per_unit);
+}
+
 std::optional<Duration> GetDuration(const json& j, const std::string& key) {
   if (auto it = j.find(key + "_us"); it != j.end() && !it->is_null()) {
-    return Duration(it->get<Duration::rep>());
+    return ToDuration(j, key + "_us", 1);
   }
   if (auto it = j.find(key + "_ms"); it != j.end() && !it->is_null()) {
-    if (it->is_number_float()) {
-      return Duration(static_cast<Duration::rep>(it->get<double>() * 1000.0));
-    }
-    return duration_cast<Duration>(milliseconds(it->get<milliseconds::rep>()));
+    return ToDuration(j, key + "_ms", 1000);
   }
   return std::nullopt;
 }
@@ -46,7 +62,17 @@ void Put(json& j, const char* key, const std::optional<T>& v) {
 
 template <typename T>
 void Get(const json& j, const char* key, std::optional<T>& v) {
-  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = it->get<T>();
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = internal::GetNumber<T>(*it);
+}
+
+// Counts by name (pages, bytes): each checked as GetNumber checks one.
+void Get(const json& j, const char* key, std::map<std::string, uint64_t>& v) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  v.clear();
+  for (const auto& [name, n] : it->get<std::map<std::string, json>>()) {
+    v[name] = internal::GetNumber<uint64_t>(n);
+  }
 }
 
 template <typename T>
@@ -56,7 +82,7 @@ void Get(const json& j, const char* key, std::vector<T>& v) {
 
 template <typename T>
 void Get(const json& j, const char* key, T& v) {
-  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = it->get<T>();
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) v = internal::GetNumber<T>(*it);
 }
 
 }  // namespace
@@ -70,9 +96,9 @@ void to_json(json& j, const Phase& v) {
 void from_json(const json& j, Phase& v) {
   v.name = j.at("phase").get<std::string>();
   if (auto it = j.find("us"); it != j.end()) {
-    v.duration = Duration(it->get<Duration::rep>());
+    v.duration = ToDuration(j, "us", 1);
   } else {
-    v.duration = duration_cast<Duration>(milliseconds(j.at("ms").get<milliseconds::rep>()));
+    v.duration = ToDuration(j, "ms", 1000);
   }
 }
 
@@ -97,7 +123,7 @@ void to_json(json& j, const Iteration& v) {
 
 void from_json(const json& j, Iteration& v) {
   v = Iteration{};
-  v.index = j.at("index").get<int>();
+  v.index = internal::GetNumber<int>(j.at("index"));
   v.start = GetDuration(j, "start");
   v.duration = GetDuration(j, "duration");
   Get(j, "pages_sent", v.pages_sent);
@@ -125,7 +151,7 @@ void from_json(const json& j, DeviceDowntime& v) {
   v.side = j.at("side").get<std::string>();
   Get(j, "instance", v.instance);
   Get(j, "type", v.kind);
-  v.duration = Duration(j.at("us").get<Duration::rep>());
+  v.duration = ToDuration(j, "us", 1);
 }
 
 void to_json(json& j, const Stall& v) {
@@ -182,16 +208,18 @@ void to_json(json& j, const LatencyDistribution& v) {
 void from_json(const json& j, LatencyDistribution& v) {
   v = LatencyDistribution{};
   if (auto it = j.find("samples_us"); it != j.end()) {
-    for (const auto& s : *it) v.samples.emplace_back(s.get<Duration::rep>());
+    for (const auto& s : *it) v.samples.emplace_back(internal::GetNumber<Duration::rep>(s));
   }
   if (auto it = j.find("histogram"); it != j.end()) {
     for (const auto& b : *it) {
       LatencyDistribution::Bucket bucket;
-      bucket.count = b.at("count").get<uint64_t>();
+      bucket.count = internal::GetNumber<uint64_t>(b.at("count"));
       if (auto le = b.find("le_us"); le != b.end() && !le->is_null()) {
-        bucket.upper = Duration(le->get<Duration::rep>());
+        bucket.upper = Duration(internal::GetNumber<Duration::rep>(*le));
       }
-      bucket.lower = Duration(b.value("ge_us", Duration::rep{0}));
+      if (auto ge = b.find("ge_us"); ge != b.end()) {
+        bucket.lower = Duration(internal::GetNumber<Duration::rep>(*ge));
+      }
       v.histogram.push_back(bucket);
     }
   }
@@ -200,7 +228,7 @@ void from_json(const json& j, LatencyDistribution& v) {
     // reported and must come back as such.
     auto get = [&j](const char* key, std::optional<Duration>& d) {
       if (auto it = j.find(key); it != j.end() && !it->is_null()) {
-        d = Duration(it->get<Duration::rep>());
+        d = Duration(internal::GetNumber<Duration::rep>(*it));
       }
     };
     get("min", v.reported_min);
@@ -211,7 +239,7 @@ void from_json(const json& j, LatencyDistribution& v) {
     if (v.histogram.empty()) Get(j, "count", v.reported_count);
   }
   if (auto it = j.find("mdev"); it != j.end() && !it->is_null()) {
-    v.reported_mdev = Duration(it->get<Duration::rep>());
+    v.reported_mdev = Duration(internal::GetNumber<Duration::rep>(*it));
   }
 }
 
@@ -281,7 +309,7 @@ void to_json(json& j, const Spike& v) {
 }
 
 void from_json(const json& j, Spike& v) {
-  v.t_s = j.at("t_s").get<int64_t>();
+  v.t_s = internal::GetNumber<int64_t>(j.at("t_s"));
   v.delay = RequireDuration(j, "delay");
 }
 
@@ -294,7 +322,8 @@ void to_json(json& j, const ProbeResult& v) {
   PutDuration(j, "longest_blackout", v.longest_blackout);
   PutDuration(j, "max_latency", v.max_latency);
   Put(j, "pipe", v.pipe);
-  if (!v.rtt.empty()) j["rtt_us"] = v.rtt;
+  // Anything reported is written (empty() ignores a lone min, p50, p99 or mdev).
+  if (v.rtt != LatencyDistribution{}) j["rtt_us"] = v.rtt;
   if (!v.spikes.empty()) j["spikes"] = v.spikes;
 }
 
@@ -318,7 +347,7 @@ void to_json(json& j, const DirtyResult& v) {
   Put(j, "requested_mib_s", v.requested_mib_s);
   j["rate_mib_s"] = v.rate_mib_s;
   if (!v.load_percent.empty()) j["load_percent"] = v.load_percent;
-  if (!v.latency.empty()) j["latency_us"] = v.latency;
+  if (v.latency != LatencyDistribution{}) j["latency_us"] = v.latency;
   Put(j, "verify_errors", v.verify_errors);
   Put(j, "verify_error", v.verify_error);
 }
@@ -399,6 +428,10 @@ void from_json(const json& j, RunResult& v) {
   if (auto it = j.find("extra"); it != j.end()) v.extra = *it;
 }
 
-std::string ToJsonString(const RunResult& run, int indent) { return json(run).dump(indent); }
+// Parsers keep text from their input (config values, section and device names), which need not be
+// UTF-8: such bytes become U+FFFD rather than an exception nobody expects from printing.
+std::string ToJsonString(const RunResult& run, int indent) {
+  return json(run).dump(indent, ' ', false, json::error_handler_t::replace);
+}
 
 }  // namespace migtest

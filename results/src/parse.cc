@@ -89,7 +89,8 @@ std::optional<Duration> ToDuration(std::string_view s) {
   for (const Unit& u : kUnits) {
     if (s.size() > u.suffix.size() && s.ends_with(u.suffix)) {
       auto number = ToNumber<double>(s.substr(0, s.size() - u.suffix.size()));
-      if (!number || *number < 0) return std::nullopt;
+      // Not negative, not NaN, and within what a Duration (int64 microseconds) holds.
+      if (!number || !(*number >= 0 && *number * u.us < 9e18)) return std::nullopt;
       return Duration(static_cast<Duration::rep>(*number * u.us + 0.5));
     }
   }

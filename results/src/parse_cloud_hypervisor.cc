@@ -62,7 +62,8 @@ std::optional<uint64_t> ToBytes(std::string_view s) {
   for (auto [suffix, mult] : kUnits) {
     if (s.ends_with(suffix)) {
       auto n = ToNumber<double>(s.substr(0, s.size() - suffix.size()));
-      if (!n || *n < 0) return std::nullopt;
+      // Not negative, not NaN, and within a uint64 (2^64 is about 1.8447e19).
+      if (!n || !(*n >= 0 && *n * mult < 1.8e19)) return std::nullopt;
       return static_cast<uint64_t>(*n * mult + 0.5);
     }
   }

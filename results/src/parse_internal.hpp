@@ -4,11 +4,13 @@
 
 #include <charconv>
 #include <istream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "migtest/results/model.hpp"
@@ -45,6 +47,25 @@ std::optional<T> ToNumber(std::string_view s) {
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
   return value;
+}
+
+// A JSON number as T. nlohmann converts a float to an integer type with a static_cast, undefined
+// behaviour beyond the type's range (1e91 as an int64): such a value throws json::out_of_range
+// (406) instead, which the callers report as they report a wrong type.
+template <typename T>
+T GetNumber(const nlohmann::json& v) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (v.is_number_float()) {
+      const double d = v.get<double>();
+      // T's bounds as doubles are exact: 0 or -2^N, and 2^N (its max + 1).
+      constexpr double kMin = static_cast<double>(std::numeric_limits<T>::min());
+      constexpr double kEnd = 2.0 * static_cast<double>(std::numeric_limits<T>::max() / 2 + 1);
+      if (!(d >= kMin && d < kEnd)) {
+        throw nlohmann::json::out_of_range::create(406, "number out of range: " + v.dump(), &v);
+      }
+    }
+  }
+  return v.get<T>();
 }
 
 // "55ms", "0.96s", "120us", "3ns" → Duration; nullopt when it is not one.

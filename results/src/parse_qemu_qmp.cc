@@ -95,7 +95,18 @@ template <typename T>
 std::optional<T> Opt(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
-  return it->get<T>();
+  return GetNumber<T>(*it);
+}
+
+// Milliseconds that must convert to a Duration (int64 microseconds) with room for the sums made of
+// them: a negative or larger figure (over 30,000 years) is a malformed reply, where converting it
+// would be undefined behaviour.
+std::optional<int64_t> OptMs(const json& j, const char* key) {
+  auto ms = Opt<int64_t>(j, key);
+  if (ms && (*ms < 0 || *ms > int64_t{1'000'000'000'000'000})) {
+    throw json::out_of_range::create(406, fmt::format("{} out of range: {}", key, *ms), &j);
+  }
+  return ms;
 }
 
 }  // namespace
@@ -152,11 +163,17 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
       }
       if (!info) continue;  // greetings, other replies, errors of other commands
       const auto status = info->at("status").get<std::string>();
-      const auto elapsed = Opt<int64_t>(*info, "total-time");
+      const auto elapsed = OptMs(*info, "total-time");
       const json* ram = nullptr;
       if (auto it = info->find("ram"); it != info->end() && it->is_object()) ram = &*it;
       // 0 when absent: no sync is numbered 0 (QEMU counts from the setup's, 1).
       const uint64_t sync = ram ? Opt<uint64_t>(*ram, "dirty-sync-count").value_or(0) : uint64_t{0};
+      // Every sync becomes an iteration (those between two polls too): a count no migration
+      // reaches (QEMU syncs about once a second; this is 27 hours of it) would fill the memory.
+      if (sync > 100'000) {
+        throw json::out_of_range::create(
+            406, fmt::format("dirty-sync-count out of range: {}", sync), ram);
+      }
       // A new migration in the same transcript (a retry): the iterations are the last one's.
       if (status == "setup" || (sync > 0 && !marks.empty() && sync < marks.back().sync)) {
         marks.clear();
@@ -168,7 +185,7 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
       last_info = info;
       last_info_line = v.line;
       last_info_index = index;
-      if (auto st = Opt<int64_t>(*info, "setup-time")) setup_time = std::chrono::milliseconds(*st);
+      if (auto st = OptMs(*info, "setup-time")) setup_time = std::chrono::milliseconds(*st);
       if (ram) {
         if (auto mbps = Opt<double>(*ram, "mbps"); mbps && elapsed) {
           mbps_per_second[*elapsed / 1000] = MbpsToMiBps(*mbps);
@@ -190,7 +207,7 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
           if (normal && zero) mark.pages = *normal + *zero;
           mark.remaining_bytes = Opt<uint64_t>(*ram, "remaining");
           if (auto mbps = Opt<double>(*ram, "mbps")) mark.bandwidth_mib_s = MbpsToMiBps(*mbps);
-          if (auto ed = Opt<int64_t>(*info, "expected-downtime")) {
+          if (auto ed = OptMs(*info, "expected-downtime")) {
             mark.est_downtime = std::chrono::milliseconds(*ed);
           }
           if (rate_measured) mark.dirty_pages_rate = rate;
@@ -225,13 +242,13 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
       const json& info = *last_info;
       m.status = MapStatus(info.at("status").get<std::string>());
       if (auto e = Opt<std::string>(info, "error-desc")) m.error = e;
-      if (auto v = Opt<int64_t>(info, "total-time")) m.total_time = std::chrono::milliseconds(*v);
-      if (auto v = Opt<int64_t>(info, "downtime")) m.downtime = std::chrono::milliseconds(*v);
-      if (auto v = Opt<int64_t>(info, "setup-time")) m.setup_time = std::chrono::milliseconds(*v);
-      if (auto v = Opt<int64_t>(info, "expected-downtime")) {
+      if (auto v = OptMs(info, "total-time")) m.total_time = std::chrono::milliseconds(*v);
+      if (auto v = OptMs(info, "downtime")) m.downtime = std::chrono::milliseconds(*v);
+      if (auto v = OptMs(info, "setup-time")) m.setup_time = std::chrono::milliseconds(*v);
+      if (auto v = OptMs(info, "expected-downtime")) {
         m.expected_downtime = std::chrono::milliseconds(*v);
       }
-      if (auto v = Opt<int64_t>(info, "postcopy-blocktime")) {
+      if (auto v = OptMs(info, "postcopy-blocktime")) {
         m.postcopy_blocktime = std::chrono::milliseconds(*v);
       }
       if (auto ram = info.find("ram"); ram != info.end()) {
@@ -263,9 +280,15 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
         lat.reported_avg = Duration(static_cast<Duration::rep>(*v / 1000.0));
       }
       if (auto dist = info.find("postcopy-latency-dist"); dist != info.end() && dist->is_array()) {
+        // Bucket n is [2^n, 2^(n+1)) us: beyond 62 a bound overflows a Duration.
+        if (dist->size() > 62) {
+          throw json::out_of_range::create(
+              406, fmt::format("postcopy-latency-dist has {} buckets, at most 62", dist->size()),
+              &info);
+        }
         for (size_t n = 0; n < dist->size(); ++n) {
           lat.histogram.push_back({Duration(int64_t{1} << n), Duration(int64_t{1} << (n + 1)),
-                                   dist->at(n).get<uint64_t>()});
+                                   GetNumber<uint64_t>(dist->at(n))});
         }
       }
       if (!lat.empty() || !lat.histogram.empty()) m.postcopy_latency = std::move(lat);

@@ -52,7 +52,10 @@ std::optional<Event> ReadEvent(std::string_view line) {
   }
   auto seconds = ToNumber<int64_t>(line.substr(at + 1, dot - at - 1));
   auto micros = ToNumber<int64_t>(line.substr(dot + 1, 6));
-  if (!seconds || !micros) return std::nullopt;
+  // A time no clock gives (beyond year 30,000, or negative) would overflow the microseconds.
+  if (!seconds || !micros || *seconds < 0 || *seconds > 1'000'000'000'000 || *micros < 0) {
+    return std::nullopt;
+  }
   Event e;
   e.us = *seconds * 1'000'000 + *micros;
   std::string_view rest = line.substr(colon + 1);

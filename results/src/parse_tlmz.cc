@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <type_traits>
 
 #include "parse_internal.hpp"
 
@@ -13,6 +14,11 @@ namespace {
 template <typename T>
 T Field(const LineReader& r, std::string_view line, std::string_view word, const char* what) {
   auto v = ToNumber<T>(word);
+  // Every fractional TLMZ figure is a progress or milliseconds, which must fit a Duration (int64
+  // microseconds): never negative, infinite or NaN.
+  if constexpr (std::is_floating_point_v<T>) {
+    if (v && !(*v >= 0 && *v < 9e15)) v.reset();
+  }
   if (!v) r.Fail(fmt::format("{} as a number", what), line);
   return *v;
 }
