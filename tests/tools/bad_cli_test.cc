@@ -40,13 +40,13 @@ const std::string kMigmon = MIGMON;
 const BadCall kBadCalls[] = {
     // migtest-parse
     {"ParseNoFile", {kParse}, 2, "files is required"},
-    {"ParseMissingFile", {kParse, "/nonexistent/x.log"}, 2, "File does not exist: /nonexistent"},
+    {"ParseMissingFile", {kParse, "/nonexistent/x.log"}, 2, "does not exist: /nonexistent/x.log"},
     {"ParseUnknownFormat", {kParse, "--format", "nosuch", "/etc/hostname"}, 2, "nosuch not in"},
     {"ParseUnknownFlag", {kParse, "--bogus", "/etc/hostname"}, 2, "--bogus"},
     {"ParseNoKnownFormat",
      {kParse, "/etc/hostname"},
      1,
-     "/etc/hostname:1: expected a known format"},
+     "skipped /etc/hostname: not a migration log (expected a known format"},
     {"ParseEmptyInput", {kParse, "--format", "tlmz", "/dev/null"}, 1, "found an empty input"},
     // migtest-report
     {"ReportNothingToDo", {kReport}, 2, "give `summary DIR`"},
@@ -129,7 +129,9 @@ TEST_P(BadCliTest, ExitsNonZeroWithOneErrorLine) {
   if (call.argv.size() > 1) {
     EXPECT_LE(lines, 2) << child.command() << "\n" << err;
     if (lines == 2) {
-      EXPECT_THAT(err, HasSubstr("\nRun with --help for more information.\n"));
+      // CLI11's pointer to --help, or migtest-parse's verdict after the files it skipped.
+      EXPECT_THAT(err, ::testing::AnyOf(HasSubstr("\nRun with --help for more information.\n"),
+                                        HasSubstr("is a migration log\n")));
     }
   }
   EXPECT_FALSE(first.empty()) << child.command() << " said nothing on stderr";
