@@ -133,10 +133,10 @@ TEST_P(QemuKill, NothingIsLeftTwoSecondsAfterTheSignal) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, QemuKill, ::testing::Values(SIGKILL, SIGINT, SIGTERM),
-                         [](const auto& info) {
-                           return std::string(info.param == SIGKILL  ? "SIGKILL"
-                                              : info.param == SIGINT ? "SIGINT"
-                                                                     : "SIGTERM");
+                         [](const ::testing::TestParamInfo<int>& signal) {
+                           return std::string(signal.param == SIGKILL  ? "SIGKILL"
+                                              : signal.param == SIGINT ? "SIGINT"
+                                                                       : "SIGTERM");
                          });
 
 // A folder an older, killed run left (its pid is gone) is swept when the next run makes its own;
