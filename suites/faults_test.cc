@@ -15,6 +15,13 @@ using ::testing::Not;
 
 class Faults : public MigrationTest {};
 
+// A field of the run's extra record (`pointer`: "/fault/fired"), or `otherwise` when absent.
+template <typename T>
+T Extra(const RunResult& run, const char* pointer, T otherwise) {
+  const nlohmann::json::json_pointer p(pointer);
+  return run.extra.contains(p) ? run.extra.at(p).get<T>() : otherwise;
+}
+
 // A 300 ms stall injected into iteration 2's dirty-bitmap sync: NoIterationStallAbove(100ms) must
 // fail, and its explanation must name the iteration and the stall. Iteration 2 is a precopy round
 // or, when precopy converges after one round, the stop-and-copy round (whose sync the engine also
@@ -79,6 +86,75 @@ TEST_F(Faults, KilledDestinationLeavesTheGuestWholeOnTheSource) {
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(run.migration->status, Status::kFailed);
   EXPECT_TRUE(run.migration->error) << "a failed migration says why";
+  EXPECT_THAT(run, GuestHealthy(3s)) << "the guest must keep running, whole, on the source";
+  ASSERT_TRUE(run.guest);
+  EXPECT_EQ(run.guest->answered, true) << "the source's guest must still answer the prober";
+  EXPECT_THAT(run.probe, GuestBlackout(Lt(1s))) << "the guest never left the source";
+}
+
+// The source killed (SIGKILL) 1.5 s into a postcopy: the guest already runs on the destination,
+// but part of its memory was still on the source. The destination must say so (the source is
+// gone, during postcopy, how many pages never arrived) and exit non-zero, promptly: its vCPUs
+// blocked on missing pages must not hang it. The same migration without the kill completes, so
+// the failure is the kill's.
+TEST_F(Faults, KilledSourceMidPostcopyFailsOnTheDestination) {
+  Scenario s = {.memory = 128_MiB,
+                .dirty = {.rate = 50_MiBps, .pattern = Pattern::Random},
+                .mode = Mode::Postcopy,
+                .max_bandwidth = 25_MiBps,  // the push takes ~5 s: the kill lands inside it
+                .probe = {.enabled = false}};
+  MIGTEST_SKIP_IF_UNSUPPORTED(s);
+  RunResult control = Migrate(s);
+  ASSERT_TRUE(control.migration);
+  EXPECT_EQ(control.migration->status, Status::kCompleted);
+  EXPECT_THAT(control.migration, MemoryVerified());
+
+  s.fault = FaultInjection{.kind = FaultInjection::Kind::kKillSource, .after = 1500ms};
+  MIGTEST_SKIP_IF_UNSUPPORTED(s);  // QEMU: the engine's fault
+  RunResult run = Migrate(s);
+  ASSERT_TRUE(run.migration);
+  EXPECT_EQ(Extra(run, "/fault/fired", false), true) << run.extra.dump();
+  EXPECT_EQ(run.migration->status, Status::kFailed);
+  ASSERT_TRUE(run.migration->error);
+  EXPECT_THAT(*run.migration->error, HasSubstr("from the source"));
+  EXPECT_THAT(*run.migration->error, HasSubstr("(during postcopy"));
+  EXPECT_THAT(*run.migration->error, HasSubstr("pages never arrived: the guest is lost"));
+  EXPECT_EQ(Extra<std::string>(run, "/exit/destination", ""), "exited with code 1")
+      << "the destination must end by itself, with a failure";
+  EXPECT_TRUE(run.migration->downtime) << "the guest did pause and resume: that was measured";
+  EXPECT_THAT(run.migration, Not(MemoryVerified()));
+}
+
+// The destination's link goes down (`ip link set … down` inside its network namespace) 1 s into a
+// precopy: no reset reaches either side, the stream just stops. The fixture cancels the migration
+// at the scenario's timeout (SIGUSR1: the engine's migrate_cancel); the result says so and names
+// the phase it was stuck in, and the guest, which never left, runs on whole on the source. The
+// same migration with the link up finishes within the timeout, so the stop is the link's.
+TEST_F(Faults, LinkDownMidPrecopyIsCancelledAtTheTimeoutNamingThePhase) {
+  Scenario s = {.memory = 128_MiB,
+                .dirty = {.rate = 5_MiBps, .pattern = Pattern::Random},
+                .mode = Mode::Precopy,
+                .max_bandwidth = 50_MiBps,  // the first pass takes ~2.6 s: the fault lands in it
+                .probe = {.interval = 5ms},
+                .timeout = 8s};
+  s.fault = FaultInjection{.kind = FaultInjection::Kind::kBreakLink, .after = 1s};
+  MIGTEST_SKIP_IF_UNSUPPORTED(s);  // root; QEMU: suites/qemu_test.cc breaks its link its own way
+  s.fault->after = 60s;            // the control: the same namespace, the link never goes down
+  RunResult control = Migrate(s);
+  ASSERT_TRUE(control.migration);
+  EXPECT_EQ(control.migration->status, Status::kCompleted);
+  EXPECT_EQ(Extra(control, "/fault/fired", true), false);
+  EXPECT_FALSE(control.probe) << "the prober cannot reach the guest in the destination's "
+                                 "namespace: its blackout would be the harness's, not measured";
+
+  s.fault->after = 1s;
+  RunResult run = Migrate(s);
+  ASSERT_TRUE(run.migration);
+  EXPECT_EQ(Extra(run, "/fault/fired", false), true) << run.extra.dump();
+  EXPECT_EQ(run.migration->status, Status::kCancelled);
+  ASSERT_TRUE(run.migration->error);
+  EXPECT_THAT(*run.migration->error, HasSubstr("not finished within the scenario's timeout (8 s)"));
+  EXPECT_THAT(*run.migration->error, HasSubstr("(during precopy iteration "));
   EXPECT_THAT(run, GuestHealthy(3s)) << "the guest must keep running, whole, on the source";
   ASSERT_TRUE(run.guest);
   EXPECT_EQ(run.guest->answered, true) << "the source's guest must still answer the prober";

@@ -20,6 +20,8 @@ namespace {
 std::atomic<int> g_stop_signal{0};
 
 void OnStopSignal(int sig) { g_stop_signal.store(sig); }
+std::atomic<bool> g_cancel{false};
+void OnCancelSignal(int) { g_cancel.store(true); }
 
 }  // namespace
 
@@ -99,6 +101,23 @@ void InstallSignalHandlers() {
 
 bool StopRequested() { return g_stop_signal.load(std::memory_order_relaxed) != 0; }
 int StopSignal() { return g_stop_signal.load(); }
+
+void InstallCancelHandler() {
+  struct sigaction sa {};
+  sa.sa_handler = OnCancelSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART, as the stop signals
+  sigaction(SIGUSR1, &sa, nullptr);
+}
+bool CancelRequested() { return g_cancel.load(std::memory_order_relaxed); }
+std::string Interruption() {
+  if (const int sig = StopSignal(); sig != 0) {
+    return fmt::format("stopped by {}", sig == SIGINT    ? "SIGINT"
+                                        : sig == SIGTERM ? "SIGTERM"
+                                                         : "a signal");
+  }
+  return CancelRequested() ? "cancelled (SIGUSR1)" : "interrupted";
+}
 
 int64_t UnixSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -254,7 +273,9 @@ Fd ConnectTcp(const Endpoint& to, std::chrono::milliseconds timeout) {
       }
       rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100)));
       if (rc > 0) break;
-      if (StopRequested()) throw RuntimeError(fmt::format("interrupted connecting to {}", to.text));
+      if (StopRequested() || CancelRequested()) {
+        throw RuntimeError(fmt::format("{} while connecting to {}", Interruption(), to.text));
+      }
     }
     int err = 0;
     socklen_t len = sizeof err;

@@ -54,6 +54,13 @@ uint64_t ParseSize(std::string_view text, std::string_view what);
 void InstallSignalHandlers();
 bool StopRequested();
 int StopSignal();  // the signal that asked to stop, 0 if none
+// SIGUSR1 cancels the work under way, not the process (a migration's migrate_cancel: the source
+// gives the migration up and its guest runs on). Installed by the sub-commands that honour it;
+// it interrupts blocking calls as the stop signals do.
+void InstallCancelHandler();
+bool CancelRequested();
+// Why a blocking call was cut short: "cancelled (SIGUSR1)" or "stopped by SIGTERM".
+std::string Interruption();
 
 // Monotonic clock.
 inline int64_t MonoNs() {

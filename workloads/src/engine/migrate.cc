@@ -186,20 +186,22 @@ class Source {
     try {
       Migrate(t_start);
     } catch (const std::exception& e) {
-      m.status = Status::kFailed;
-      m.error = e.what();
+      // Cancelled (SIGUSR1, as QEMU's migrate_cancel): given up on purpose, not failed.
+      m.status = CancelRequested() ? Status::kCancelled : Status::kFailed;
+      m.error = fmt::format("{} (during {})", e.what(), phase_);
       if (postcopy_started_) {
-        *m.error += " (in postcopy: the guest is lost on both sides)";
+        *m.error += "; the guest is lost on both sides";
       } else if (resumed_) {
         // The guest runs on the destination already; only the check against our memory failed.
-        *m.error += " (after the guest resumed on the destination, before verification)";
+        *m.error += "; the guest runs on the destination, unverified";
       } else {
         // The guest keeps running on the source: a failed precopy leaves it where it was.
         if (writer_) writer_->Resume();
         echo_.Open(o_.echo_port);
         guest_kept_ = true;
       }
-      fmt::print(stderr, "migmon migrate: migration failed: {}\n", *m.error);
+      fmt::print(stderr, "migmon migrate: migration {}: {}\n",
+                 m.status == Status::kCancelled ? "cancelled" : "failed", *m.error);
       exit_code = kExitRuntime;
     }
     m.total_time = NsToDuration(MonoNs() - t_start);
@@ -298,7 +300,7 @@ class Source {
       sent += n;
       i += n;
       Pace();
-      if (StopRequested()) throw RuntimeError("interrupted by a signal");
+      if (StopRequested() || CancelRequested()) throw RuntimeError(Interruption());
     }
     return sent;
   }
@@ -323,7 +325,9 @@ class Source {
   void Migrate(int64_t t_start) {
     MigrationResult& m = result_;
     Endpoint to = Resolve(o_.host, o_.port, SOCK_STREAM);
+    phase_ = "connecting to the destination";
     ch_ = Channel(ConnectTcp(to, std::chrono::seconds(10)), "the destination " + to.text);
+    phase_ = "setup";
     if (o_.drop_after) ch_.DropAfter(o_.drop_after);
     json hello = {{"pages", pages_},
                   {"vcpus", o_.vcpus},
@@ -368,6 +372,7 @@ class Source {
       if (o_.postcopy_after >= 0 && index > o_.postcopy_after) break;
       Iteration it;
       it.index = index;
+      phase_ = fmt::format("precopy iteration {}", index);
       const int64_t t_iter = MonoNs();
       it.start = NsToDuration(t_iter - t_start);
       std::vector<uint64_t> bits;
@@ -463,6 +468,7 @@ class Source {
   // every page's real generation is read outside the downtime and goes over; the destination
   // checks what it received against it. Returns the destination's kDone info.
   json VerifyAgainstMemory(bool* verified) {
+    phase_ = "verification, the guest running on the destination";
     const int64_t t0 = MonoNs();
     const std::vector<uint64_t> state = StateTable();
     const int64_t t1 = MonoNs();
@@ -488,6 +494,7 @@ class Source {
     MigrationResult& m = result_;
     writer_->Pause();
     const int64_t t_pause = MonoNs();  // downtime starts
+    phase_ = "stop-and-copy";
     echo_.Close();
     ch_.Send(Msg::kStopCopy, static_cast<uint64_t>(t_pause + clock_offset_));
     // The final round's sync, with the guest stopped: its time is downtime too.
@@ -506,6 +513,7 @@ class Source {
     const std::string state = json{{"pages_sent", pages_on_wire_}}.dump();
     ch_.Send(Msg::kState, 0, 0, state.data(), state.size());
     std::vector<int64_t> checkpoints = {t_pause, t_synced, t_final};
+    phase_ = "stop-and-copy, waiting for the destination to resume the guest";
     const int64_t t_resume = ReceiveResumed(&checkpoints);  // our clock
     checkpoints.push_back(t_resume);
     if (checkpoints.size() != kPrecopyPhases.size() + 1) {
@@ -581,6 +589,7 @@ class Source {
     m.converged = false;
     writer_->Pause();
     const int64_t t_pause = MonoNs();
+    phase_ = "the switch to postcopy";
     echo_.Close();
     std::vector<uint64_t> bits = CollectDirty();
     if (m.iterations.empty()) bits.assign(bits.size(), ~uint64_t{0});  // nothing was sent yet
@@ -629,9 +638,11 @@ class Source {
       }
     });
     // Background push of everything not yet sent.
+    phase_ = "postcopy, the guest running on the destination";
     uint64_t pushed = 0;
     try {
       for (uint64_t i = 0; i < pages_ && !failed; ++i) {
+        if (StopRequested() || CancelRequested()) throw RuntimeError(Interruption());
         {
           std::lock_guard lock(sent_mutex_);
           if (sent_[i]) continue;
@@ -727,7 +738,8 @@ class Source {
   }
 
   SourceOptions o_;
-  bool guest_kept_ = false;  // a failed precopy left the guest running here
+  std::string phase_ = "start";  // where a failure happened, for its message
+  bool guest_kept_ = false;      // a failed precopy left the guest running here
   std::optional<GuestResult> guest_after_failure_;
   Memory mem_;
   uint64_t pages_;
@@ -783,16 +795,28 @@ class Destination {
       if (!conn) throw RuntimeError("no source connected within 120 s");
       listener.Reset();
       ch_ = Channel(std::move(*conn), "the source");
+      phase_ = "setup";
       Receive();
     } catch (const std::exception& e) {
       result_.status = Status::kFailed;
-      result_.error = e.what();
-      fmt::print(stderr, "migmon migrate: destination: {}\n", e.what());
+      result_.error = fmt::format("{} (during {})", e.what(), phase_);
+      // The guest did pause and resume here: that downtime was real, whatever came after.
+      if (resume_ns_ != 0) result_.downtime = NsToDuration(resume_ns_ - pause_ns_);
+      if (postcopy_ && postcopy_->started()) {
+        // The guest runs here on memory part of which is still on the source: without the
+        // source it cannot go on (QEMU's destination pauses in postcopy-paused; nothing here
+        // could resume it).
+        *result_.error += fmt::format("; {} of {} pages never arrived: the guest is lost",
+                                      postcopy_->missing(), pages_);
+      }
+      fmt::print(stderr, "migmon migrate: destination: {}\n", *result_.error);
       code = kExitRuntime;
     }
     echo_.Close();
-    if (writer_) writer_->Stop();
+    // The postcopy side first: it wakes the vCPUs blocked on pages that will not come, so that
+    // the writers can stop.
     if (postcopy_) postcopy_->Stop();
+    if (writer_) writer_->Stop();
     RunResult run;
     run.format = Format::kMigtest;
     run.source = "migmon migrate (destination)";
@@ -833,6 +857,7 @@ class Destination {
     const std::string boot = BootId();
     ch_.Send(Msg::kReady, static_cast<uint64_t>(MonoNs()), 0, boot.data(), boot.size());
     result_.status = Status::kActive;
+    phase_ = "precopy iteration 1";
     while (true) {
       Header h = ch_.Receive();
       switch (static_cast<Msg>(h.type)) {
@@ -840,15 +865,18 @@ class Destination {
           ReceivePages(h);
           break;
         case Msg::kIterEnd:
+          phase_ = fmt::format("precopy iteration {}", h.a + 1);
           break;
         case Msg::kStopCopy:
           pause_ns_ = static_cast<int64_t>(h.a);
+          phase_ = "stop-and-copy";
           break;
         case Msg::kState:
           FinishPrecopy(h);
           return;
         case Msg::kPostcopy:
           pause_ns_ = static_cast<int64_t>(h.a);
+          phase_ = "the switch to postcopy";
           RunPostcopy();
           return;
         default:
@@ -972,6 +1000,8 @@ class Destination {
     slow_phase_.At("resume");
     StartGuest();
     const int64_t resume = MonoNs();  // downtime ends
+    phase_ = "verification, the guest running here";
+    resume_ns_ = resume;
     SendResumed(resume, {t_loaded, t_checked});
     const std::vector<uint64_t> final_state =
         ReadWords(ch_.Receive(), Msg::kVerify, pages_, "the source's final memory state");
@@ -1005,6 +1035,8 @@ class Destination {
     slow_phase_.At("resume");
     StartGuest();
     const int64_t resume = MonoNs();
+    phase_ = "postcopy, the guest running here";
+    resume_ns_ = resume;
     SendResumed(resume, {t_loaded, t_connected, t_discarded});
     while (true) {
       Header p = ch_.Receive();
@@ -1015,6 +1047,7 @@ class Destination {
       ReceivePages(p);
     }
     postcopy_->Finish();
+    phase_ = "verification, the guest running here";
     const std::vector<uint64_t> final_state =
         ReadWords(ch_.Receive(), Msg::kVerify, pages_, "the source's final memory state");
     // Every copy placed was checked on arrival; now the generations against the source's memory.
@@ -1051,6 +1084,8 @@ class Destination {
   uint64_t pages_received_ = 0;     // precopy: pages received, resent ones counted again
   SlowPhase slow_phase_;            // the source's --test-slow-phase, for our phases
   int64_t pause_ns_ = 0;
+  int64_t resume_ns_ = 0;                         // 0: the guest never resumed here
+  std::string phase_ = "waiting for the source";  // where a failure happened, for its message
   MigrationResult result_;
 };
 
@@ -1060,6 +1095,10 @@ class Destination {
 int RunMigrate(int argc, char** argv) {
   return Guarded("migrate", [&]() -> int {
     CLI::App app{"The embedded migration engine: migrate a userspace guest over TCP"};
+    app.footer(
+        "Signals: SIGINT/SIGTERM stop either side. SIGUSR1 cancels the source's migration (as "
+        "QEMU's migrate_cancel): status cancelled, the phase named, and before the switchover the "
+        "guest runs on here (--run-after-failure).");
     bool dst = false, src = false;
     engine::SourceOptions so;
     engine::DestinationOptions dopt;
@@ -1205,6 +1244,7 @@ int RunMigrate(int argc, char** argv) {
       if (so.drop_after == 0) throw UsageError("--inject-drop-after takes a positive byte count");
     }
     InstallSignalHandlers();
+    InstallCancelHandler();
     return engine::Source(so).Run();
   });
 }

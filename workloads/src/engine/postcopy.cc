@@ -16,7 +16,12 @@
 namespace migtest::engine {
 
 PostcopyDestination::PostcopyDestination(uint8_t* base, uint64_t pages)
-    : base_(base), pages_(pages), present_(pages), requested_at_(pages), installed_gen_(pages) {
+    : base_(base),
+      pages_(pages),
+      present_(pages),
+      requested_at_(pages),
+      installed_gen_(pages),
+      torn_(pages) {
   const int fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
   if (fd < 0) {
     throw RuntimeError(
@@ -79,6 +84,14 @@ void PostcopyDestination::Install(uint64_t page, const uint8_t* data) {
 }
 
 void PostcopyDestination::Check(uint64_t page, const uint8_t* p) {
+  if (!started_.load(std::memory_order_acquire)) {
+    // A precopy round reads pages while the source's vCPUs write them: a copy caught mid-write
+    // is torn, and the write's dirty bit (set after it) sends the page again or discards it at
+    // the switch. Only a torn copy still in place at the switch is an error (Start() looks).
+    // Precopy arrivals come from the main connection's one reader: no lock needed.
+    torn_[page] = VerifyPage(p, page, nullptr) ? 0 : 1;
+    return;
+  }
   std::string why;
   if (!VerifyPage(p, page, &why)) {
     std::lock_guard lock(mutex_);
@@ -110,6 +123,17 @@ void PostcopyDestination::Start(Channel urgent, const std::vector<uint64_t>& dis
       present_[i].store(0);
       present_count_.fetch_sub(1);
       ++discarded_;
+      torn_[i] = 0;
+    } else if (torn_[i]) {
+      // Torn in precopy and neither sent again nor dropped: the guest would run on it.
+      std::string why;
+      VerifyPage(p, i, &why);
+      std::lock_guard lock(mutex_);
+      if (first_error_.empty()) {
+        first_error_ = why +
+                       " (a copy precopy caught mid-write, kept at the switch: the page's "
+                       "dirty bit was lost)";
+      }
     }
   }
   urgent_ = std::move(urgent);
@@ -205,6 +229,15 @@ void PostcopyDestination::Stop() {
   urgent_.Shutdown();  // unblocks the receiver
   if (fault_thread_.joinable()) fault_thread_.join();
   if (urgent_thread_.joinable()) urgent_thread_.join();
+  // A vCPU blocked on a page that never came (the source died, the link went down) would block
+  // for good, and so would the guest's stop: unregistering wakes it, and the kernel then gives it
+  // a zero page. After a complete postcopy every page is present and nothing changes.
+  if (!unregistered_.exchange(true)) {
+    uffdio_range range{};
+    range.start = reinterpret_cast<uint64_t>(base_);
+    range.len = pages_ * kPageSize;
+    (void)::ioctl(uffd_.get(), UFFDIO_UNREGISTER, &range);
+  }
 }
 
 }  // namespace migtest::engine

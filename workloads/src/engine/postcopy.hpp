@@ -25,7 +25,8 @@ class PostcopyDestination {
   PostcopyDestination& operator=(const PostcopyDestination&) = delete;
 
   // Places a page (UFFDIO_COPY) unless it is already there, checks the copy's content and keeps
-  // its generation. Thread-safe.
+  // its generation. Thread-safe after Start(); before it (precopy rounds), one thread only. A copy
+  // that arrives torn before Start() is an error only if Start() keeps it.
   void Install(uint64_t page, const uint8_t* data);
   // Postcopy starts: pages whose bit is set in `discard` (the source's dirty bitmap at the
   // switch, one bit a page) are dropped so that they fault and come again (QEMU's discard); then
@@ -40,7 +41,11 @@ class PostcopyDestination {
   bool Verified(std::string* why) const;
   std::vector<Duration> Latencies() const;
   uint64_t discarded() const { return discarded_; }  // stale precopy pages dropped at the switch
-  void Stop();                                       // idempotent
+  uint64_t missing() const { return pages_ - present_count_.load(); }  // not (yet) placed
+  bool started() const { return started_.load(); }
+  // Ends the fault thread and the urgent channel, and wakes every vCPU still waiting for a page
+  // (it then finds a zero page: only for a guest that is being given up). Idempotent.
+  void Stop();
 
  private:
   void FaultLoop();
@@ -54,6 +59,7 @@ class PostcopyDestination {
   std::vector<std::atomic<int64_t>> requested_at_;  // mono ns, 0 = not requested
   std::atomic<uint64_t> present_count_{0};
   std::vector<uint64_t> installed_gen_;  // generation of each page's installed copy
+  std::vector<uint8_t> torn_;            // precopy copies that failed VerifyPage on arrival
   std::atomic<bool> started_{false};
   uint64_t discarded_ = 0;
   std::atomic<bool> stop_{false};
@@ -61,6 +67,7 @@ class PostcopyDestination {
   // replies to redundant requests still in flight are read and dropped until that EOF.
   std::atomic<bool> ending_{false};
   std::atomic<bool> urgent_done_{false};
+  std::atomic<bool> unregistered_{false};
   Channel urgent_;
   std::mutex urgent_send_;
   std::thread fault_thread_, urgent_thread_;

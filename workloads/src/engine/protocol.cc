@@ -32,7 +32,10 @@ void Channel::Write(const void* data, size_t length) {
     }
     const ssize_t n = ::send(fd_.get(), p, chunk, MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno == EINTR && !StopRequested()) continue;
+      if (errno == EINTR) {
+        if (!StopRequested() && !CancelRequested()) continue;
+        throw RuntimeError(fmt::format("{} while sending to {}", Interruption(), peer_));
+      }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         throw RuntimeError(fmt::format("sending to {}: the peer stopped reading (timeout)", peer_));
       }
@@ -60,7 +63,10 @@ void Channel::ReadPayload(void* into, size_t length) {
     const ssize_t n = ::recv(fd_.get(), p, length, 0);
     if (n == 0) throw RuntimeError(fmt::format("{} closed the connection", peer_));
     if (n < 0) {
-      if (errno == EINTR && !StopRequested()) continue;
+      if (errno == EINTR) {
+        if (!StopRequested() && !CancelRequested()) continue;
+        throw RuntimeError(fmt::format("{} while receiving from {}", Interruption(), peer_));
+      }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         throw RuntimeError(fmt::format("receiving from {}: nothing for 20 s (timeout)", peer_));
       }
