@@ -180,7 +180,10 @@ TEST_F(QemuSlo, PostcopyWithFaultLatency) {
   // CPU), so 150 ms: a gate that holds on a busy runner and still catches a doubling.
   EXPECT_THAT(run.migration, MaxDowntime(Lt(150ms)));
   EXPECT_THAT(run.migration, PostcopyLatency(Percentile(50), Lt(5ms)));
-  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(50ms)));
+  // The tail: p99 0.9–2.5 ms here; under `stress-ng --cpu 2 --vm 1` 40–90 ms over 8 runs (the
+  // vCPU thread waits one or two scheduler slices: every run's max was 87–95 ms), so 100 ms. The
+  // p50 above is what tells preempt from no preempt.
+  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(100ms)));
   EXPECT_TRUE(run.migration->postcopy_blocktime) << "QEMU reported no postcopy-blocktime";
   // QEMU's downtime ends when the source has sent the device state; the guest stays paused until
   // the destination has loaded it (faulting pages in) and started its vCPUs. Measured: QEMU 3 ms,

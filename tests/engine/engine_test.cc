@@ -180,6 +180,33 @@ TEST(EngineTest, DroppedConnectionFailsAndTheSourceKeepsRunning) {
   EXPECT_EQ(o.destination.migration->status, Status::kFailed);
 }
 
+// A failed precopy leaves the guest on the source, which runs on (--run-after-failure) with its
+// writers verifying each page before they rewrite it, and checks all of memory at the end: the
+// result's `guest` part. The same run with one page corrupted after the failure must say so.
+TEST(EngineTest, TheGuestAFailureLeavesOnTheSourceIsVerified) {
+  for (const bool corrupt : {false, true}) {
+    std::vector<std::string> args = {
+        "-m", "64M", "--dirty-rate", "50M", "--inject-drop-after", "8388608", "--run-after-failure",
+        "500"};
+    if (corrupt) args.insert(args.end(), {"--test-corrupt-page", "9"});
+    Outcome o = Migrate(args);
+    EXPECT_EQ(o.source_code, 1) << corrupt;
+    ASSERT_TRUE(o.source.migration);
+    EXPECT_EQ(o.source.migration->status, Status::kFailed);
+    ASSERT_TRUE(o.source.guest) << "the source must report on the guest it kept";
+    const GuestResult& g = *o.source.guest;
+    EXPECT_TRUE(g.dirtier_seconds) << "its writers ran on";
+    if (!corrupt) {
+      EXPECT_THAT(g.verify_errors, Optional(0u));
+      EXPECT_TRUE(g.problems.empty());
+    } else {
+      EXPECT_THAT(g.verify_errors, Optional(1u));
+      ASSERT_EQ(g.problems.size(), 1u);
+      EXPECT_THAT(g.problems[0].text, HasSubstr("memory corrupted: page 9"));
+    }
+  }
+}
+
 TEST(EngineTest, VerificationCatchesACorruptedPage) {
   Outcome o = Migrate({"-m", "32M"}, {"--test-corrupt-page", "7"});
   ASSERT_EQ(o.source_code, 0);  // the migration itself completed…

@@ -21,33 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing_support::Alive;
-using testing_support::ReadProc;
-
-// Every process whose parent chain leads to `root`.
-std::set<pid_t> Descendants(pid_t root) {
-  std::map<pid_t, pid_t> parent;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const pid_t pid = std::stoi(name);
-    const std::string stat = ReadProc(pid, "stat");
-    const auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    char state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    parent[pid] = ppid;
-  }
-  std::set<pid_t> out;
-  for (bool grew = true; grew;) {
-    grew = false;
-    for (const auto& [pid, ppid] : parent) {
-      if ((ppid == root || out.count(ppid)) && !out.count(pid)) grew = out.insert(pid).second;
-    }
-  }
-  return out;
-}
+using testing_support::Descendants;
 
 // What a suite binary with pid `pid` owns outside its processes: network namespaces (mt<pid>n<k>)
 // and temporary folders (/tmp/migtest-qemu-<pid>-*).

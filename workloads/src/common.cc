@@ -21,6 +21,7 @@ std::atomic<int> g_stop_signal{0};
 
 void OnStopSignal(int sig) { g_stop_signal.store(sig); }
 std::atomic<bool> g_cancel{false};
+std::atomic<bool> g_cancel_refused{false};
 void OnCancelSignal(int) { g_cancel.store(true); }
 
 }  // namespace
@@ -109,7 +110,11 @@ void InstallCancelHandler() {
   sa.sa_flags = 0;  // no SA_RESTART, as the stop signals
   sigaction(SIGUSR1, &sa, nullptr);
 }
-bool CancelRequested() { return g_cancel.load(std::memory_order_relaxed); }
+bool CancelRequested() {
+  return g_cancel.load(std::memory_order_relaxed) &&
+         !g_cancel_refused.load(std::memory_order_relaxed);
+}
+void RefuseCancel() { g_cancel_refused.store(true); }
 std::string Interruption() {
   if (const int sig = StopSignal(); sig != 0) {
     return fmt::format("stopped by {}", sig == SIGINT    ? "SIGINT"

@@ -59,6 +59,9 @@ int StopSignal();  // the signal that asked to stop, 0 if none
 // it interrupts blocking calls as the stop signals do.
 void InstallCancelHandler();
 bool CancelRequested();
+// From here on a cancel is refused (CancelRequested() stays false): past the point of no return,
+// as QEMU ignores migrate_cancel once the guest runs on the destination.
+void RefuseCancel();
 // Why a blocking call was cut short: "cancelled (SIGUSR1)" or "stopped by SIGTERM".
 std::string Interruption();
 

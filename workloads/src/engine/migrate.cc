@@ -128,6 +128,9 @@ struct SourceOptions {
   // After a failed precopy the guest keeps running here this long, its writers verifying every
   // page before they rewrite it; then all of memory is checked (the result's `guest` part).
   int64_t run_after_failure_ms = 0;
+  // Test knob: this page is corrupted (a body byte) once a failed migration left the guest here,
+  // as a failure path that damages the guest would: the check after the failure must say so.
+  int64_t corrupt_page = -1;
   SlowPhase slow_phase;     // test knob (source or destination side, by phase)
   uint64_t lose_dirty = 0;  // test knob: pages whose dirty tracking breaks at kLoseDirtyIteration
 };
@@ -199,6 +202,9 @@ class Source {
         if (writer_) writer_->Resume();
         echo_.Open(o_.echo_port);
         guest_kept_ = true;
+        if (o_.corrupt_page >= 0 && static_cast<uint64_t>(o_.corrupt_page) < pages_) {
+          mem_.page(static_cast<uint64_t>(o_.corrupt_page))[40] ^= 0x5a;  // in the body
+        }
       }
       fmt::print(stderr, "migmon migrate: migration {}: {}\n",
                  m.status == Status::kCancelled ? "cancelled" : "failed", *m.error);
@@ -461,6 +467,7 @@ class Source {
       checkpoints->push_back(c.get<int64_t>() - clock_offset_);
     }
     resumed_ = true;
+    RefuseCancel();  // the guest runs on the destination: nothing left to cancel
     return static_cast<int64_t>(h.a) - clock_offset_;
   }
 
@@ -600,6 +607,7 @@ class Source {
       if ((bits[i / 64] >> (i % 64)) & 1) sent_[i] = false;
     }
     postcopy_started_ = true;
+    RefuseCancel();  // the destination is about to run the guest: postcopy cannot be undone
     ch_.Send(Msg::kPostcopy, static_cast<uint64_t>(t_pause + clock_offset_));
     o_.slow_phase.At("send_state");
     ch_.Send(Msg::kState, 0, 0, bits.data(), bits.size() * sizeof(uint64_t));
@@ -1097,8 +1105,9 @@ int RunMigrate(int argc, char** argv) {
     CLI::App app{"The embedded migration engine: migrate a userspace guest over TCP"};
     app.footer(
         "Signals: SIGINT/SIGTERM stop either side. SIGUSR1 cancels the source's migration (as "
-        "QEMU's migrate_cancel): status cancelled, the phase named, and before the switchover the "
-        "guest runs on here (--run-after-failure).");
+        "QEMU's migrate_cancel): status cancelled, the phase named, the guest running on here "
+        "(--run-after-failure); refused once the destination runs the guest (postcopy, or "
+        "after the resume).");
     bool dst = false, src = false;
     engine::SourceOptions so;
     engine::DestinationOptions dopt;
@@ -1152,7 +1161,8 @@ int RunMigrate(int argc, char** argv) {
                    "ms the guest runs on the destination before "
                    "it exits (destination)");
     app.add_option("--test-corrupt-page", dopt.corrupt_page,
-                   "test knob: corrupt this page on the destination before verification");
+                   "test knob: corrupt this page (destination: before verification; source: once "
+                   "a failed migration left the guest here, before --run-after-failure's check)");
     app.add_option("--test-lose-dirty", lose_dirty,
                    "test knob (source): N: at the end of iteration 2, dirty tracking (bitmap or "
                    "uffd-wp) breaks for N pages, i*P/N + P/(2N) of P pages: each is written once "
@@ -1243,6 +1253,7 @@ int RunMigrate(int argc, char** argv) {
       so.drop_after = digits ? std::stoull(drop) : ParseSize(drop, "--inject-drop-after");
       if (so.drop_after == 0) throw UsageError("--inject-drop-after takes a positive byte count");
     }
+    so.corrupt_page = dopt.corrupt_page;
     InstallSignalHandlers();
     InstallCancelHandler();
     return engine::Source(so).Run();
