@@ -278,7 +278,7 @@ Fd ConnectTcp(const Endpoint& to, std::chrono::milliseconds timeout) {
       }
       rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100)));
       if (rc > 0) break;
-      if (StopRequested() || CancelRequested()) {
+      if (Interrupted()) {
         throw RuntimeError(fmt::format("{} while connecting to {}", Interruption(), to.text));
       }
     }

@@ -62,6 +62,8 @@ bool CancelRequested();
 // From here on a cancel is refused (CancelRequested() stays false): past the point of no return,
 // as QEMU ignores migrate_cancel once the guest runs on the destination.
 void RefuseCancel();
+// A stop or a cancel was asked for: what blocking loops look at after EINTR.
+inline bool Interrupted() { return StopRequested() || CancelRequested(); }
 // Why a blocking call was cut short: "cancelled (SIGUSR1)" or "stopped by SIGTERM".
 std::string Interruption();
 

@@ -306,7 +306,7 @@ class Source {
       sent += n;
       i += n;
       Pace();
-      if (StopRequested() || CancelRequested()) throw RuntimeError(Interruption());
+      if (Interrupted()) throw RuntimeError(Interruption());
     }
     return sent;
   }
@@ -650,7 +650,7 @@ class Source {
     uint64_t pushed = 0;
     try {
       for (uint64_t i = 0; i < pages_ && !failed; ++i) {
-        if (StopRequested() || CancelRequested()) throw RuntimeError(Interruption());
+        if (Interrupted()) throw RuntimeError(Interruption());
         {
           std::lock_guard lock(sent_mutex_);
           if (sent_[i]) continue;

@@ -33,7 +33,7 @@ void Channel::Write(const void* data, size_t length) {
     const ssize_t n = ::send(fd_.get(), p, chunk, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) {
-        if (!StopRequested() && !CancelRequested()) continue;
+        if (!Interrupted()) continue;
         throw RuntimeError(fmt::format("{} while sending to {}", Interruption(), peer_));
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -64,7 +64,7 @@ void Channel::ReadPayload(void* into, size_t length) {
     if (n == 0) throw RuntimeError(fmt::format("{} closed the connection", peer_));
     if (n < 0) {
       if (errno == EINTR) {
-        if (!StopRequested() && !CancelRequested()) continue;
+        if (!Interrupted()) continue;
         throw RuntimeError(fmt::format("{} while receiving from {}", Interruption(), peer_));
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
