@@ -15,6 +15,14 @@
 // History mode (nightly jobs): folders in the order given, oldest first; the trend is each night's
 // mean, and the newest night's runs are tested against the pooled runs of the K nights before it.
 //
+// Outcomes are judged before timings (README, "Outcomes are judged before timings"): per test, a
+// candidate run whose memory did not verify, whose guest is unhealthy or which the harness could
+// not measure, where no baseline run was, is a regression; so is a migration that did not complete
+// where the baseline's all did, more failed tests than the baseline by Fisher's exact test
+// (one-sided, p < 0.01), and a figure every baseline run reported that a candidate run lacks.
+// Timing statistics use only runs that completed and were measured (a failed SLO counts: it is a
+// measurement); the outcome table says how many were left out and why.
+//
 // Exit code: 0 no regression, 1 a regression, 2 bad input (one line naming the file or test).
 #include <fmt/format.h>
 
@@ -24,6 +32,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -35,6 +45,8 @@
 #include <vector>
 
 #include "compare/stats.hpp"
+#include "migtest/results/json.hpp"
+#include "migtest/results/model.hpp"
 
 namespace fs = std::filesystem;
 using migtest::internal::MeanSd;
@@ -84,6 +96,21 @@ struct Run {
   fs::path file;
   std::map<std::string, double> values;
   std::string downtime_from;  // which key the downtime came from
+  // What went wrong with it (outcome before timings); its timings count only when TimingsCount.
+  std::vector<migtest::RunProblem> problems;
+  bool timings = true;
+  bool Has(migtest::RunProblem::Kind kind) const {
+    return std::any_of(problems.begin(), problems.end(),
+                       [&](const migtest::RunProblem& p) { return p.kind == kind; });
+  }
+  // A failed run for the failure-rate rule: it did not complete (the harness's failures too), or
+  // its test failed.
+  bool Failed() const {
+    using K = migtest::RunProblem::Kind;
+    return Has(K::kHarness) || Has(K::kNotCompleted) || Has(K::kTestFailed);
+  }
+  // The folder a person opens: the run's own.
+  fs::path Folder() const { return file.parent_path(); }
 };
 
 // One folder's runs by test, and the phase names in the order they first appeared.
@@ -253,7 +280,14 @@ Side Load(const fs::path& dir) {
       throw BadInput(
           fmt::format("{}: no \"test\" field naming the test it is a run of", file.string()));
     }
-    side.tests[test->get<std::string>()].push_back(ReadRun(file, j, side.phases));
+    Run run = ReadRun(file, j, side.phases);
+    try {
+      run.problems = migtest::ProblemsOf(j.get<migtest::RunResult>());
+    } catch (const json::exception& e) {
+      throw BadInput(fmt::format("{}: not a migtest result: {}", file.string(), e.what()));
+    }
+    run.timings = migtest::TimingsCount(run.problems);
+    side.tests[test->get<std::string>()].push_back(std::move(run));
     ++side.runs;
   }
   return side;
@@ -300,7 +334,14 @@ Thresholds ParseThresholds(const std::vector<std::string>& args) {
   return t;
 }
 
-enum class Verdict { kRegression, kImprovement, kBelowThreshold, kNotSignificant, kNoData };
+enum class Verdict {
+  kRegression,
+  kImprovement,
+  kBelowThreshold,
+  kNotSignificant,
+  kNotComparable,
+  kNoData
+};
 
 struct Comparison {
   std::string test, metric;
@@ -447,9 +488,12 @@ std::vector<std::string> MetricsOf(const std::vector<const Side*>& sides) {
   return metrics;
 }
 
+// The metric's values over the runs whose timings count: a failed, cancelled, unverified or
+// unhealthy run is never averaged with good ones.
 std::vector<double> Values(const std::vector<Run>& runs, const std::string& metric) {
   std::vector<double> v;
   for (const auto& r : runs) {
+    if (!r.timings) continue;
     if (auto it = r.values.find(metric); it != r.values.end()) v.push_back(it->second);
   }
   return v;
@@ -458,7 +502,7 @@ std::vector<double> Values(const std::vector<Run>& runs, const std::string& metr
 std::set<std::string> DowntimeSources(const std::vector<Run>& runs) {
   std::set<std::string> s;
   for (const auto& r : runs) {
-    if (!r.downtime_from.empty()) s.insert(r.downtime_from);
+    if (r.timings && !r.downtime_from.empty()) s.insert(r.downtime_from);
   }
   return s;
 }
@@ -492,6 +536,230 @@ void PowerNote(std::vector<std::string>& notes, const std::string& test, size_t 
         "verdict at p < {:g} is possible (5 runs a side are enough)",
         test, n, m, smallest, kAlpha));
   }
+}
+
+// ---- Outcomes, judged before any timing ----------------------------------------------------
+
+// One outcome regression of one test: what the rule found, and the candidate runs behind it.
+struct OutcomeFinding {
+  std::string test;
+  std::string what;               // one line: "memory not verified in 3 of 5 candidate runs, …"
+  std::vector<std::string> runs;  // "<run folder>: <why>"
+};
+
+size_t CountIf(const std::vector<Run>& runs, const std::function<bool(const Run&)>& pred) {
+  return static_cast<size_t>(std::count_if(runs.begin(), runs.end(), pred));
+}
+
+// "<kind>: <why>" of the run's first problem of one of `kinds`.
+std::string WhyOf(const Run& r, std::initializer_list<migtest::RunProblem::Kind> kinds) {
+  for (const auto& p : r.problems) {
+    if (std::find(kinds.begin(), kinds.end(), p.kind) != kinds.end()) {
+      return std::string(migtest::ToString(p.kind)) + ": " + p.why;
+    }
+  }
+  return "";
+}
+
+// A broken guest, unverified memory or a run the harness could not measure: one such candidate
+// run where the baseline had none is a regression, whatever the timings (never noise).
+void BrokenRuns(const std::string& test, const std::vector<Run>& base, const std::vector<Run>& cand,
+                const std::string& base_name, std::vector<OutcomeFinding>& out) {
+  using K = migtest::RunProblem::Kind;
+  for (K kind : {K::kUnverified, K::kGuestUnhealthy, K::kHarness}) {
+    auto has = [&](const Run& r) { return r.Has(kind); };
+    const size_t in_cand = CountIf(cand, has);
+    if (in_cand == 0 || CountIf(base, has) > 0) continue;
+    OutcomeFinding f{
+        test,
+        fmt::format("{} in {} of {} candidate runs, in none of the {}'s {}",
+                    migtest::ToString(kind), in_cand, cand.size(), base_name, base.size()),
+        {}};
+    for (const Run& r : cand) {
+      if (has(r)) f.runs.push_back(fmt::format("{}: {}", r.Folder().string(), WhyOf(r, {kind})));
+    }
+    out.push_back(std::move(f));
+  }
+}
+
+// More failures than the baseline, in two kinds:
+//  - migrations that did not complete (or that the harness could not measure): one where the
+//    baseline had none is a regression at any number of runs. A migration that fails is an
+//    outcome, not noise, and each names its run (5 of 20 against 0 of 20 is Fisher's p = 0.024,
+//    which p < 0.01 alone would let through);
+//  - failed tests whose migrations completed, verified and kept a healthy guest: an SLO missed is
+//    a timing, and timings are noisy, so Fisher's exact test decides (one-sided, p < 0.01), as the
+//    permutation tests decide the timings themselves.
+// Where the baseline fails too (a flaky test), Fisher's test decides both kinds.
+void FailureRate(const std::string& test, const std::vector<Run>& base,
+                 const std::vector<Run>& cand, const std::string& base_name,
+                 std::vector<OutcomeFinding>& out) {
+  using K = migtest::RunProblem::Kind;
+  struct Rule {
+    const char* what;
+    std::function<bool(const Run&)> counts;
+    bool any_new_failure;  // one where the baseline had none is a regression
+  };
+  const Rule rules[] = {
+      {"the migration did not complete",
+       [](const Run& r) { return r.Has(K::kHarness) || r.Has(K::kNotCompleted); }, true},
+      {"the test failed", [](const Run& r) { return r.Failed(); }, false},
+  };
+  for (const Rule& rule : rules) {
+    const size_t fa = CountIf(base, rule.counts), fb = CountIf(cand, rule.counts);
+    if (fb == 0) continue;
+    const double p = migtest::internal::FisherGreater(fa, base.size(), fb, cand.size());
+    std::string why;
+    if (fa == 0 && rule.any_new_failure) {
+      why = fmt::format("the {} never failed so; Fisher's exact test p = {:.2g}", base_name, p);
+    } else if (p < kAlpha) {
+      why = fmt::format("Fisher's exact test p = {:.2g}", p);
+    } else {
+      continue;
+    }
+    OutcomeFinding f{test,
+                     fmt::format("{} in {} of {} candidate runs against {} of {} in the {} ({})",
+                                 rule.what, fb, cand.size(), fa, base.size(), base_name, why),
+                     {}};
+    for (const Run& r : cand) {
+      if (!rule.counts(r)) continue;
+      f.runs.push_back(fmt::format("{}: {}", r.Folder().string(),
+                                   WhyOf(r, {K::kHarness, K::kNotCompleted, K::kTestFailed})));
+    }
+    out.push_back(std::move(f));
+    return;  // the first kind that fires says it; the second would repeat its runs
+  }
+}
+
+// A figure every baseline run reported and a good candidate run lacks: the candidate no longer
+// reports it (a lost trace point, a VMM that stopped saying its downtime).
+void LostFigures(const std::string& test, const std::vector<Run>& base,
+                 const std::vector<Run>& cand, const std::vector<std::string>& metrics,
+                 std::vector<OutcomeFinding>& out) {
+  std::vector<const Run*> good_base, good_cand;
+  for (const Run& r : base)
+    if (r.timings) good_base.push_back(&r);
+  for (const Run& r : cand)
+    if (r.timings) good_cand.push_back(&r);
+  if (good_base.empty() || good_cand.empty()) return;
+  auto reports = [](const Run* r, const std::string& metric) { return r->values.contains(metric); };
+  std::vector<std::string> names = metrics;
+  for (const char* key : {"guest_pause", "stop_resume_gap"}) names.push_back(key);
+  for (const auto& metric : names) {
+    // guest_pause and stop_resume_gap: which measurement the downtime came from.
+    auto has = [&](const Run* r) {
+      return metric == "guest_pause" || metric == "stop_resume_gap" ? r->downtime_from == metric
+                                                                    : reports(r, metric);
+    };
+    if (!std::all_of(good_base.begin(), good_base.end(), has)) continue;
+    OutcomeFinding f{test, "", {}};
+    for (const Run* r : good_cand) {
+      if (!has(r)) f.runs.push_back(fmt::format("{}: no {}", r->Folder().string(), metric));
+    }
+    if (f.runs.empty()) continue;
+    f.what = fmt::format(
+        "the candidate no longer reports {} ({} of {} completed runs lack it; "
+        "every baseline run had it)",
+        metric, f.runs.size(), good_cand.size());
+    out.push_back(std::move(f));
+  }
+}
+
+std::vector<OutcomeFinding> JudgeOutcomes(const std::string& test, const std::vector<Run>& base,
+                                          const std::vector<Run>& cand,
+                                          const std::vector<std::string>& metrics,
+                                          const std::string& base_name) {
+  std::vector<OutcomeFinding> out;
+  BrokenRuns(test, base, cand, base_name, out);
+  FailureRate(test, base, cand, base_name, out);
+  LostFigures(test, base, cand, metrics, out);
+  return out;
+}
+
+// "3 (2 not completed, 1 memory not verified)": the runs left out of the timings, and why.
+std::string LeftOut(const std::vector<Run>& runs) {
+  std::map<std::string, size_t> why;
+  size_t n = 0;
+  for (const Run& r : runs) {
+    if (r.timings) continue;
+    ++n;
+    for (const auto& p : r.problems) {
+      if (p.kind != migtest::RunProblem::Kind::kTestFailed) ++why[std::string(ToString(p.kind))];
+    }
+  }
+  if (n == 0) return "0";
+  std::vector<std::string> parts;
+  for (const auto& [k, c] : why) parts.push_back(fmt::format("{} {}", c, k));
+  return fmt::format("{} ({})", n, fmt::join(parts, ", "));
+}
+
+std::vector<std::string> OutcomeRow(const std::string& test, const std::string& side,
+                                    const std::vector<Run>& runs) {
+  using K = migtest::RunProblem::Kind;
+  auto count = [&](K k) {
+    return std::to_string(CountIf(runs, [&](const Run& r) { return r.Has(k); }));
+  };
+  return {test,
+          side,
+          std::to_string(runs.size()),
+          count(K::kTestFailed),
+          std::to_string(CountIf(runs, [](const Run& r) { return r.Failed(); })),
+          count(K::kUnverified),
+          count(K::kGuestUnhealthy),
+          count(K::kHarness),
+          LeftOut(runs)};
+}
+
+const std::vector<std::string>& OutcomeHead() {
+  static const std::vector<std::string> head{"test",
+                                             "side",
+                                             "runs",
+                                             "test failed",
+                                             "failed runs",
+                                             "memory not verified",
+                                             "guest unhealthy",
+                                             "harness failure",
+                                             "left out of timings"};
+  return head;
+}
+
+void PrintFindings(const std::vector<OutcomeFinding>& findings, bool markdown) {
+  if (findings.empty()) return;
+  std::cout << (markdown ? "\n**outcome regressions** (judged before timings):\n\n"
+                         : "\noutcome regressions (judged before timings):\n");
+  for (const auto& f : findings) {
+    std::cout << fmt::format("{}REGRESSION {}: {}\n", markdown ? "- **" : "  ",
+                             f.test + (markdown ? "**" : ""), f.what);
+    for (const auto& r : f.runs)
+      std::cout << (markdown ? "  - `" : "      ") << r << (markdown ? "`" : "") << "\n";
+  }
+}
+
+std::string FindingList(const std::vector<OutcomeFinding>& findings) {
+  std::vector<std::string> parts;
+  for (const auto& f : findings) parts.push_back(f.test + " " + f.what);
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+// The last line: the gate's answer, outcomes first.
+void PrintVerdict(const std::vector<OutcomeFinding>& findings, size_t timing_regressions,
+                  const std::string& timing_list, bool markdown) {
+  std::string line;
+  if (findings.empty() && timing_regressions == 0) {
+    line = "verdict: no regression";
+  } else {
+    std::vector<std::string> parts;
+    if (!findings.empty()) {
+      parts.push_back(fmt::format("the candidate's outcomes regressed ({}): {}",
+                                  Count(findings.size(), "finding"), FindingList(findings)));
+    }
+    if (timing_regressions > 0) {
+      parts.push_back(
+          fmt::format("{} in timings: {}", Count(timing_regressions, "regression"), timing_list));
+    }
+    line = fmt::format("verdict: REGRESSION: {}", fmt::join(parts, "; "));
+  }
+  std::cout << (markdown ? "\n**" + line + "**\n" : line + "\n");
 }
 
 int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
@@ -528,12 +796,20 @@ int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
   const auto metrics = MetricsOf({&base, &cand});
   std::vector<Comparison> comparisons;
   std::vector<std::string> notes;
+  std::vector<OutcomeFinding> findings;
+  std::vector<std::vector<std::string>> outcome_rows;
   for (const auto& [test, base_runs] : base.tests) {
     const auto& cand_runs = cand.tests.at(test);
+    outcome_rows.push_back(OutcomeRow(test, "baseline", base_runs));
+    outcome_rows.push_back(OutcomeRow("", "candidate", cand_runs));
+    for (auto& f : JudgeOutcomes(test, base_runs, cand_runs, metrics, "baseline")) {
+      findings.push_back(std::move(f));
+    }
     PowerNote(notes, test, base_runs.size(), cand_runs.size());
     const auto from_a = DowntimeSources(base_runs), from_b = DowntimeSources(cand_runs);
-    if (from_a.size() > 1 || from_b.size() > 1 ||
-        (from_a != from_b && !from_a.empty() && !from_b.empty())) {
+    const bool mixed = from_a.size() > 1 || from_b.size() > 1 ||
+                       (from_a != from_b && !from_a.empty() && !from_b.empty());
+    if (mixed) {
       notes.push_back(fmt::format(
           "{}: downtime is {} in the baseline and {} in the candidate (not the same measurement)",
           test, Join(from_a), Join(from_b)));
@@ -546,6 +822,11 @@ int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
       c.b = Values(cand_runs, metric);
       if (c.a.empty() && c.b.empty()) continue;
       Decide(c, thresholds, "baseline", "candidate");
+      if (metric == "downtime" && mixed && c.verdict != Verdict::kNoData) {
+        // Two measurements are not one figure's change: said in the verdict, judged by neither.
+        c.verdict = Verdict::kNotComparable;
+        c.text = fmt::format("not comparable: {} vs {}", Join(from_a), Join(from_b));
+      }
       comparisons.push_back(std::move(c));
     }
   }
@@ -559,8 +840,9 @@ int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
                     ChangeCell(c.change), PCell(c.p), verdict});
   }
   const std::string rule = fmt::format(
-      "regression = p < {:g} and a change beyond the noise threshold ({:g}% unless set per metric) "
-      "in the bad direction",
+      "outcomes first (a broken guest, unverified memory, an unmeasured run or more failures than "
+      "the baseline is a regression); then timings: regression = p < {:g} and a change beyond the "
+      "noise threshold ({:g}% unless set per metric) in the bad direction",
       kAlpha, thresholds.global);
   if (markdown) {
     std::cout << fmt::format(
@@ -572,6 +854,12 @@ int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
                              baseline_dir.string(), base.runs, candidate_dir.string(), cand.runs,
                              rule);
   }
+  std::cout << (markdown ? "**outcomes** (judged before timings)\n\n"
+                         : "outcomes (judged before timings)\n");
+  PrintTable(OutcomeHead(), outcome_rows, markdown);
+  PrintFindings(findings, markdown);
+  std::cout << (markdown ? "\n**timings** (completed, measured runs only)\n\n"
+                         : "\ntimings (completed, measured runs only)\n");
   PrintTable({"test", "metric", "baseline mean ± sd (n)", "candidate mean ± sd (n)", "change", "p",
               "verdict"},
              rows, markdown);
@@ -580,7 +868,8 @@ int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
       Count(comparisons.size(), "comparison"), Count(regressions, "regression"),
       Count(improvements, "improvement"), regressions ? ": " + RegressionList(comparisons) : "");
   PrintNotes(notes, markdown);
-  return regressions > 0 ? 1 : 0;
+  PrintVerdict(findings, regressions, RegressionList(comparisons), markdown);
+  return regressions > 0 || !findings.empty() ? 1 : 0;
 }
 
 int History(const std::vector<fs::path>& dirs, size_t window, const Thresholds& thresholds,
@@ -625,6 +914,7 @@ int History(const std::vector<fs::path>& dirs, size_t window, const Thresholds& 
     notes.push_back(fmt::format("{} ran in the window but not in the newest night", t));
   }
   std::vector<Comparison> comparisons;
+  std::vector<OutcomeFinding> findings;
   std::vector<std::vector<std::string>> rows;
   const std::string window_name = fmt::format("previous {} night{}", nights.size() - 1 - first,
                                               nights.size() - 1 - first == 1 ? "" : "s");
@@ -639,6 +929,9 @@ int History(const std::vector<fs::path>& dirs, size_t window, const Thresholds& 
       notes.push_back(fmt::format("{} is new: no run in the {}", test, window_name));
     } else {
       PowerNote(notes, test, window_runs.size(), newest_runs.size());
+      for (auto& f : JudgeOutcomes(test, window_runs, newest_runs, metrics, window_name)) {
+        findings.push_back(std::move(f));
+      }
     }
     for (const auto& metric : metrics) {
       std::vector<std::string> row{test, MetricCell(metric)};
@@ -691,8 +984,10 @@ int History(const std::vector<fs::path>& dirs, size_t window, const Thresholds& 
                            Count(newest.tests.size(), "test"), Count(regressions, "regression"),
                            Count(improvements, "improvement"),
                            regressions ? ": " + RegressionList(comparisons) : "");
+  PrintFindings(findings, markdown);
   PrintNotes(notes, markdown);
-  return regressions > 0 ? 1 : 0;
+  PrintVerdict(findings, regressions, RegressionList(comparisons), markdown);
+  return regressions > 0 || !findings.empty() ? 1 : 0;
 }
 
 }  // namespace

@@ -35,9 +35,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "migtest/results/json.hpp"
 #include "migtest/results/print.hpp"
 #include "report/svg.hpp"
 
@@ -117,29 +119,57 @@ std::string OneLine(std::string s, size_t max = 80) {
   return s;
 }
 
-// The verdict of a result with no JUnit verdict, from what the result itself says.
-Verdict VerdictOfResult(const json& j) {
-  const json m = j.value("migration", json::object());
+// The verdict of a result with neither its own test's verdict nor a JUnit one, from what the
+// result itself says: any problem (not completed, memory not verified, a sick guest, a harness
+// failure) is a FAIL; "ok" only when it shows none (its SLO assertions were not seen).
+Verdict VerdictOfResult(const migtest::RunResult& run) {
   std::vector<std::string> why;
-  if (m.value("status", std::string()) == "failed") {
-    why.push_back("migration failed" + (m.contains("error") && m["error"].is_string()
-                                            ? ": " + m["error"].get<std::string>()
-                                            : std::string()));
-  }
-  if (m.contains("verified") && m["verified"].is_boolean() && !m["verified"].get<bool>()) {
-    why.push_back("memory not verified");
-  }
-  if (auto g = j.find("guest"); g != j.end() && g->is_object() && g->contains("problems") &&
-                                (*g)["problems"].is_array() && !(*g)["problems"].empty()) {
-    const json& first = (*g)["problems"][0];
-    why.push_back(fmt::format("guest: {} problem line{}{}", (*g)["problems"].size(),
-                              (*g)["problems"].size() == 1 ? "" : "s",
-                              first.contains("text") && first["text"].is_string()
-                                  ? ", first: " + first["text"].get<std::string>()
-                                  : std::string()));
+  for (const auto& p : migtest::ProblemsOf(run)) {
+    why.push_back(std::string(migtest::ToString(p.kind)) + ": " + p.why);
   }
   if (why.empty()) return {"ok", "", {}};
   return {"FAIL", why.front(), why};
+}
+
+// The verdict its own test wrote into result.json (the fixtures do, at TearDown).
+std::optional<Verdict> OwnVerdict(const migtest::RunResult& run) {
+  if (!run.verdict) return std::nullopt;
+  using O = migtest::TestVerdict::Outcome;
+  const auto& v = *run.verdict;
+  Verdict out{v.outcome == O::kFailed    ? "FAIL"
+              : v.outcome == O::kSkipped ? "SKIP"
+                                         : "PASS",
+              v.failures.empty() ? "" : v.failures.front(), v.failures};
+  return out;
+}
+
+// The guest's own verdict (VMM backends): "ok" only when its console shows no problem, its
+// dirtier found no corrupted page and it answered the prober; else what went wrong.
+std::string GuestCell(const json& j) {
+  auto g = j.find("guest");
+  if (g == j.end() || !g->is_object()) return "-";
+  const size_t problems =
+      g->contains("problems") && (*g)["problems"].is_array() ? (*g)["problems"].size() : 0;
+  if (problems > 0) return fmt::format("{} problem{}", problems, problems == 1 ? "" : "s");
+  if (auto bad = Number(*g, "/verify_errors"_json_pointer); bad && *bad > 0) {
+    return fmt::format("{} corrupted page{}", *bad, *bad == 1 ? "" : "s");
+  }
+  if (g->contains("answered") && (*g)["answered"] == false) return "no answer";
+  return "ok";
+}
+
+// The migration's status as it ended: completed, failed, cancelled, "cancelled (timed out)" when
+// migtest cancelled it at the scenario's timeout, and whether precopy converged.
+std::string StatusCell(const json& m) {
+  std::string status = m.value("status", std::string("-"));
+  const std::string error = m.contains("error") && m["error"].is_string() ? m["error"] : json("");
+  if (status == "cancelled" && error.find("timeout") != std::string::npos) {
+    status += " (timed out)";
+  }
+  if (m.contains("converged") && m["converged"].is_boolean() && !m["converged"].get<bool>()) {
+    status += ", not converged";
+  }
+  return status;
 }
 
 Row ReadResult(const fs::path& file, const fs::path& root) {
@@ -182,33 +212,68 @@ Row ReadResult(const fs::path& file, const fs::path& root) {
   row.gap = Ms(Number(m, "/stop_resume_gap_ms"_json_pointer));
   row.blackout = Ms(Number(j, "/probe/longest_blackout_ms"_json_pointer));
   // The guest's own verdict (VMM backends): "ok", or how many problem lines its console shows.
-  row.guest = "-";
-  if (auto g = j.find("guest"); g != j.end() && g->is_object()) {
-    const size_t problems =
-        g->contains("problems") && (*g)["problems"].is_array() ? (*g)["problems"].size() : 0;
-    row.guest =
-        problems == 0 ? "ok" : fmt::format("{} problem{}", problems, problems == 1 ? "" : "s");
-  }
-  row.status = m.value("status", std::string("-"));
-  if (m.contains("converged") && m["converged"].is_boolean() && !m["converged"].get<bool>()) {
-    row.status += ", not converged";
-  }
+  row.guest = GuestCell(j);
+  row.status = StatusCell(m);
   return row;
 }
 
 struct Run {
   Row row;
-  json doc;  // the whole result.json, for the plots
+  json doc;         // the whole result.json, for the plots
+  Verdict verdict;  // this run's own (its test's, its folder's JUnit, or its result's)
 };
 
 struct Collected {
   std::vector<Run> runs;  // in path order; tests with a verdict but no result.json last
-  std::map<std::string, Verdict> verdicts;         // from JUnit XML
-  std::map<std::string, Verdict> result_verdicts;  // tests without one: from their result.json
-  std::vector<std::string> unreadable;             // "<file>: <why>"
+  // JUnit verdicts by the folder of the XML file that holds them, then by test: ci/ab and
+  // --gtest_repeat leave one XML per run folder, each with its own verdict of the same test.
+  std::map<fs::path, std::map<std::string, Verdict>> junit;
+  std::map<std::string, Verdict> verdicts;  // every JUnit verdict by test (the last file's)
+  size_t judged_by_result = 0;              // runs with no verdict of a test: by their result
+  std::vector<std::string> unreadable;      // "<file>: <why>"
 };
 
+// The JUnit verdict of the run in `folder`: from the nearest XML file in it or above it (up to
+// `root`), or the only one any file has for the test.
+const Verdict* JunitVerdict(const Collected& c, const std::string& id, fs::path folder,
+                            const fs::path& root) {
+  const fs::path top = root.lexically_normal();
+  for (folder = folder.lexically_normal();; folder = folder.parent_path()) {
+    if (auto f = c.junit.find(folder); f != c.junit.end()) {
+      if (auto v = f->second.find(id); v != f->second.end()) return &v->second;
+    }
+    if (folder == top || !folder.has_relative_path() || folder == folder.parent_path()) break;
+  }
+  const Verdict* only = nullptr;
+  for (const auto& [dir, tests] : c.junit) {
+    if (auto v = tests.find(id); v != tests.end()) {
+      if (only != nullptr) return nullptr;  // several files disagree on which run is which
+      only = &v->second;
+    }
+  }
+  return only;
+}
+
 std::string IdOf(const Row& r) { return r.test.substr(0, r.test.find(' ')); }
+
+// Runs of one test in several folders (ci/ab's baseline/run-<k>, --gtest_repeat's run-<k>): each
+// row says which folder it is, "QemuSlo.Busy [candidate/run-3/QemuSlo/Busy]".
+void NameRepeatedRuns(Collected& c, const std::vector<fs::path>& dirs) {
+  std::map<std::string, std::set<fs::path>> folders;
+  for (const Run& r : c.runs) {
+    if (!r.row.file.empty()) folders[IdOf(r.row)].insert(r.row.file.parent_path());
+  }
+  for (Run& r : c.runs) {
+    if (r.row.file.empty() || folders[IdOf(r.row)].size() < 2) continue;
+    fs::path folder = r.row.file.parent_path();
+    for (const auto& d : dirs) {
+      fs::path rel = fs::relative(folder, d);
+      if (!rel.empty() && *rel.begin() != "..") folder = rel;
+    }
+    const std::string id = IdOf(r.row);
+    r.row.test = id + " [" + folder.string() + "]" + r.row.test.substr(id.size());
+  }
+}
 
 // Every result.json and result-*.json under the dirs, with verdicts from the JUnit XML files
 // (default: every *.xml under the dirs). Throws on an unreadable JUnit file (bad input); a
@@ -232,32 +297,35 @@ Collected Collect(const std::vector<fs::path>& dirs, std::vector<fs::path> junit
   std::sort(results.begin(), results.end());
   for (const auto& x : junit) {
     try {
-      ReadJunit(x, c.verdicts);
+      auto& tests = c.junit[x.parent_path().lexically_normal()];
+      ReadJunit(x, tests);
+      for (const auto& [id, v] : tests) c.verdicts[id] = v;
     } catch (const std::exception& e) {
       throw std::runtime_error(x.string() + ": not a JUnit XML file: " + e.what());
     }
   }
   for (const auto& [f, root] : results) {
     try {
-      Run run{ReadResult(f, root), {}};
+      Run run{ReadResult(f, root), {}, {}};
       std::ifstream in(f);
       run.doc = json::parse(in);
-      auto it = c.verdicts.find(IdOf(run.row));
-      if (it == c.verdicts.end()) {
-        // No JUnit verdict: the result's own. Recorded by test name, so the failures are listed
-        // (repetitions of one test: the first failing one's).
-        Verdict v = VerdictOfResult(run.doc);
-        auto& own = c.result_verdicts[IdOf(run.row)];
-        if (own.text.empty() || (own.text != "FAIL" && v.text == "FAIL")) own = v;
-        run.row.verdict = v.text;
-        run.row.reason = OneLine(v.first_failure);
+      const auto result = run.doc.get<migtest::RunResult>();
+      // Each run folder's own verdict: its test's (result.json), else its JUnit file's, else what
+      // its result says.
+      if (auto own = OwnVerdict(result)) {
+        run.verdict = *own;
+      } else if (const Verdict* j = JunitVerdict(c, IdOf(run.row), f.parent_path(), root)) {
+        run.verdict = *j;
       } else {
-        run.row.verdict = it->second.text;
-        run.row.reason = OneLine(it->second.first_failure);
-        if (it->second.failures.size() > 1) {
-          run.row.reason = OneLine(it->second.first_failure, 64) +
-                           fmt::format(" (+{} more)", it->second.failures.size() - 1);
-        }
+        run.verdict = VerdictOfResult(result);
+        ++c.judged_by_result;
+      }
+      const Verdict& v = run.verdict;
+      run.row.verdict = v.text;
+      run.row.reason = OneLine(v.first_failure);
+      if (v.failures.size() > 1) {
+        run.row.reason =
+            OneLine(v.first_failure, 64) + fmt::format(" (+{} more)", v.failures.size() - 1);
       }
       c.runs.push_back(std::move(run));
     } catch (const std::exception& e) {
@@ -284,9 +352,11 @@ Collected Collect(const std::vector<fs::path>& dirs, std::vector<fs::path> junit
                          v.text,
                          OneLine(v.first_failure),
                          {}},
-                        {}});
+                        {},
+                        v});
     }
   }
+  NameRepeatedRuns(c, dirs);
   return c;
 }
 
@@ -349,11 +419,12 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
   if (ok) std::cout << fmt::format(", {} ok by their results", ok);
   if (bad) std::cout << fmt::format(", {} unreadable result files", bad);
   std::cout << "\n";
-  if (!collected.result_verdicts.empty()) {
+  if (collected.judged_by_result > 0) {
     std::cout << fmt::format(
-        "{} of them without a JUnit verdict: judged by their result.json (a failed migration, "
-        "memory not verified or a guest's problem line fails; SLO assertions are not seen)\n",
-        collected.result_verdicts.size());
+        "{} of them without a test's verdict (none in result.json, no JUnit): judged by their "
+        "result.json (not completed, memory not verified, a sick guest or a harness failure fails; "
+        "SLO assertions are not seen)\n",
+        collected.judged_by_result);
   }
   // Why tests were skipped, once per distinct reason.
   std::map<std::string, int> skip_reasons;
@@ -365,13 +436,15 @@ int Summary(const fs::path& dir, std::vector<fs::path> junit) {
     std::replace(why.begin(), why.end(), '\n', ' ');
     std::cout << fmt::format("SKIP ({} tests): {}\n", n, why.empty() ? "no reason given" : why);
   }
-  // Every failed assertion of every failed test, one line each.
-  for (const auto* source : {&collected.verdicts, &collected.result_verdicts}) {
-    for (const auto& [id, v] : *source) {
-      if (v.text != "FAIL") continue;
-      for (const auto& failure : v.failures) {
-        std::cout << fmt::format("FAIL {}: {}\n", id, OneLine(failure, 400));
-      }
+  // Every failed assertion of every failed run, one line each (a verdict two result files of one
+  // run share, once).
+  std::set<std::string> said;
+  for (const auto& r : collected.runs) {
+    if (r.verdict.text != "FAIL") continue;
+    const std::string name = r.row.test.substr(0, r.row.test.find(" ("));
+    for (const auto& failure : r.verdict.failures) {
+      std::string line = fmt::format("FAIL {}: {}\n", name, OneLine(failure, 400));
+      if (said.insert(line).second) std::cout << line;
     }
   }
   return failed > 0 || bad > 0 ? 1 : 0;
@@ -468,11 +541,15 @@ std::string BytesPlot(const json& m) {
   const IterSpan* worst_span = nullptr;
   for (const auto& s : spans) {
     const json& it = *s.it;
-    const double mib = Number(it, "/bytes_sent"_json_pointer).value_or(0) / kMiB;
     const double idx = Number(it, "/index"_json_pointer).value_or(0);
-    plot.Rect(s.x0, 0, s.x1, mib, "bar",
-              fmt::format("iteration {}: {} MiB in {} ms", Num(idx), Num(mib),
-                          Num(Number(it, "/duration_ms"_json_pointer).value_or(0))));
+    // An iteration without bytes_sent has no bar (not a 0 MiB one); its sync is still drawn.
+    if (auto bytes = Number(it, "/bytes_sent"_json_pointer)) {
+      const double mib = *bytes / kMiB;
+      const auto ms = Number(it, "/duration_ms"_json_pointer);
+      plot.Rect(s.x0, 0, s.x1, mib, "bar",
+                fmt::format("iteration {}: {} MiB{}", Num(idx), Num(mib),
+                            ms ? fmt::format(" in {} ms", Num(*ms)) : std::string()));
+    }
     std::optional<double> sync = Number(it, "/sync_ms"_json_pointer);
     if (auto us = Number(it, "/sync_us"_json_pointer)) sync = *us / 1000;
     if (sync && *sync > 0) {
@@ -800,10 +877,10 @@ std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
     h += "</tr>\n";
   }
   h += "</tbody></table>\n";
-  for (const auto& [id, v] : c.verdicts) {
-    if (v.text == "FAIL") {
+  for (const auto& r : c.runs) {
+    if (r.verdict.text == "FAIL") {
       h += fmt::format("<p class=\"facts\"><span class=\"FAIL\">FAIL</span> {}: {}</p>\n",
-                       Escape(id), Escape(v.first_failure.substr(0, 400)));
+                       Escape(r.row.test), Escape(r.verdict.first_failure.substr(0, 400)));
     }
   }
 
@@ -815,6 +892,8 @@ std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
   }
   for (const auto& r : c.runs) {
     if (r.doc.is_null() || count[IdOf(r.row)] < 2) continue;
+    // A failed, cancelled, unverified or unhealthy run's times are not drawn among good ones.
+    if (!migtest::TimingsCount(migtest::ProblemsOf(r.doc.get<migtest::RunResult>()))) continue;
     const json m = r.doc.value("migration", json::object());
     auto& [down, total] = reps[IdOf(r.row)];
     if (auto v = Number(m, "/downtime_ms"_json_pointer)) down.push_back(*v);

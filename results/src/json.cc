@@ -389,6 +389,24 @@ void from_json(const json& j, GuestResult& v) {
   Get(j, "answered", v.answered);
 }
 
+void to_json(json& j, const TestVerdict& v) {
+  j = json{{"outcome", ToString(v.outcome)}, {"failures", v.failures}};
+}
+
+void from_json(const json& j, TestVerdict& v) {
+  v = TestVerdict{};
+  if (auto it = j.find("outcome"); it != j.end()) {
+    auto name = it->get<std::string>();
+    auto o = OutcomeFromString(name);
+    if (!o) {
+      throw json::other_error::create(
+          501, "unknown verdict outcome '" + name + "' (passed, failed or skipped)", &j);
+    }
+    v.outcome = *o;
+  }
+  Get(j, "failures", v.failures);
+}
+
 void to_json(json& j, const RunResult& v) {
   j = json{{"schema", kResultSchema}, {"format", ToString(v.format)}, {"source", v.source}};
   Put(j, "test", v.test);
@@ -397,6 +415,7 @@ void to_json(json& j, const RunResult& v) {
   if (v.probe) j["probe"] = *v.probe;
   if (v.dirty) j["dirty"] = *v.dirty;
   if (v.guest) j["guest"] = *v.guest;
+  if (v.verdict) j["verdict"] = *v.verdict;
   if (!v.extra.is_null()) j["extra"] = v.extra;
 }
 
@@ -425,6 +444,7 @@ void from_json(const json& j, RunResult& v) {
   Get(j, "probe", v.probe);
   Get(j, "dirty", v.dirty);
   Get(j, "guest", v.guest);
+  Get(j, "verdict", v.verdict);
   if (auto it = j.find("extra"); it != j.end()) v.extra = *it;
 }
 

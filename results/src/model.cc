@@ -1,5 +1,7 @@
 #include "migtest/results/model.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -135,6 +137,26 @@ std::vector<std::string> FormatNames() {
   return names;
 }
 
+std::string_view ToString(TestVerdict::Outcome outcome) {
+  switch (outcome) {
+    case TestVerdict::Outcome::kPassed:
+      return "passed";
+    case TestVerdict::Outcome::kFailed:
+      return "failed";
+    case TestVerdict::Outcome::kSkipped:
+      return "skipped";
+  }
+  return "unknown";
+}
+
+std::optional<TestVerdict::Outcome> OutcomeFromString(std::string_view name) {
+  for (auto o : {TestVerdict::Outcome::kPassed, TestVerdict::Outcome::kFailed,
+                 TestVerdict::Outcome::kSkipped}) {
+    if (ToString(o) == name) return o;
+  }
+  return std::nullopt;
+}
+
 std::optional<Status> StatusFromString(std::string_view name) {
   for (const auto& [s, n] : kStatusNames) {
     if (n == name) return s;
@@ -256,6 +278,115 @@ std::optional<WorstStallFigure> WorstStall(const MigrationResult& m, StallSource
     }
   }
   return worst;
+}
+
+std::string_view ToString(RunProblem::Kind kind) {
+  switch (kind) {
+    case RunProblem::Kind::kHarness:
+      return "harness failure";
+    case RunProblem::Kind::kNotCompleted:
+      return "not completed";
+    case RunProblem::Kind::kUnverified:
+      return "memory not verified";
+    case RunProblem::Kind::kGuestUnhealthy:
+      return "guest unhealthy";
+    case RunProblem::Kind::kTestFailed:
+      return "test failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string FirstLine(std::string_view text) {
+  return std::string(text.substr(0, text.find('\n')));
+}
+
+std::optional<RunProblem> HarnessProblem(const RunResult& run) {
+  if (auto it = run.extra.is_object() ? run.extra.find("harness_error") : run.extra.end();
+      it != run.extra.end() && it->is_string()) {
+    return RunProblem{RunProblem::Kind::kHarness, FirstLine(it->get<std::string>())};
+  }
+  if (run.migration && run.migration->error == kHarnessFailure) {
+    return RunProblem{RunProblem::Kind::kHarness, std::string(kHarnessFailure)};
+  }
+  return std::nullopt;
+}
+
+std::optional<RunProblem> CompletionProblem(const RunResult& run) {
+  if (!run.migration) return RunProblem{RunProblem::Kind::kNotCompleted, "no migration result"};
+  const MigrationResult& m = *run.migration;
+  if (m.status == Status::kCompleted) return std::nullopt;
+  std::string why = "status " + std::string(ToString(m.status));
+  if (m.error) why += ": " + FirstLine(*m.error);
+  return RunProblem{RunProblem::Kind::kNotCompleted, why};
+}
+
+std::optional<RunProblem> MemoryProblem(const RunResult& run) {
+  if (run.migration && run.migration->verified == false) {
+    std::string why = "the destination's memory did not verify";
+    if (auto by = run.migration->config.find("verified_by"); by != run.migration->config.end()) {
+      why += " (checked by " + by->second + ")";
+    }
+    return RunProblem{RunProblem::Kind::kUnverified, why};
+  }
+  if (run.dirty && run.dirty->verify_errors.value_or(0) > 0) {
+    return RunProblem{
+        RunProblem::Kind::kUnverified,
+        fmt::format("the dirtier found {} corrupted page(s){}", *run.dirty->verify_errors,
+                    run.dirty->verify_error ? ": " + *run.dirty->verify_error : "")};
+  }
+  return std::nullopt;
+}
+
+std::optional<RunProblem> GuestProblem(const RunResult& run) {
+  if (!run.guest) return std::nullopt;
+  const GuestResult& g = *run.guest;
+  if (!g.problems.empty()) {
+    return RunProblem{RunProblem::Kind::kGuestUnhealthy,
+                      fmt::format("{} problem line(s) on the guest's console, the first: {}",
+                                  g.problems.size(), FirstLine(g.problems.front().text))};
+  }
+  if (g.verify_errors.value_or(0) > 0) {
+    return RunProblem{
+        RunProblem::Kind::kGuestUnhealthy,
+        fmt::format("the guest's dirtier reported {} corrupted page(s)", *g.verify_errors)};
+  }
+  if (g.answered == false) {
+    return RunProblem{RunProblem::Kind::kGuestUnhealthy,
+                      "the guest never answered the prober after resume"};
+  }
+  return std::nullopt;
+}
+
+std::optional<RunProblem> VerdictProblem(const RunResult& run) {
+  if (!run.verdict || run.verdict->outcome != TestVerdict::Outcome::kFailed) return std::nullopt;
+  const auto& f = run.verdict->failures;
+  return RunProblem{RunProblem::Kind::kTestFailed,
+                    f.empty() ? std::string("the test failed")
+                              : fmt::format("{} failed assertion(s), the first: {}", f.size(),
+                                            FirstLine(f.front()))};
+}
+
+}  // namespace
+
+std::vector<RunProblem> ProblemsOf(const RunResult& run) {
+  std::vector<RunProblem> out;
+  auto add = [&](std::optional<RunProblem> p) {
+    if (p) out.push_back(std::move(*p));
+  };
+  const auto harness = HarnessProblem(run);
+  add(harness);
+  if (!harness) add(CompletionProblem(run));  // a harness failure is never a completed run
+  add(MemoryProblem(run));
+  add(GuestProblem(run));
+  add(VerdictProblem(run));
+  return out;
+}
+
+bool TimingsCount(const std::vector<RunProblem>& problems) {
+  return std::all_of(problems.begin(), problems.end(),
+                     [](const RunProblem& p) { return p.kind == RunProblem::Kind::kTestFailed; });
 }
 
 }  // namespace migtest

@@ -77,6 +77,8 @@ RunResult FullyPopulated() {
                          {microseconds(524288), std::nullopt, 2}};
   d.verify_errors = 1;
   d.verify_error = "page 17: generation 3, expected 4";
+  run.verdict = TestVerdict{.outcome = TestVerdict::Outcome::kFailed,
+                            .failures = {"suites/precopy_test.cc:40: Value of: run.migration"}};
   run.extra = {{"migmon_version", "0.1"}};
   return run;
 }
@@ -145,6 +147,17 @@ TEST(JsonTest, WrongSchemaOrTypesAreErrors) {
   EXPECT_THROW(nlohmann::json::parse(R"({"migration": {"status": "done"}})").get<RunResult>(),
                nlohmann::json::exception);
   EXPECT_THROW(nlohmann::json::parse("[1, 2]").get<RunResult>(), nlohmann::json::exception);
+  EXPECT_THROW(nlohmann::json::parse(R"({"verdict": {"outcome": "fine"}})").get<RunResult>(),
+               nlohmann::json::exception);
+}
+
+TEST(JsonTest, TheTestsVerdictIsWrittenAsOutcomeAndFailures) {
+  nlohmann::json j = FullyPopulated();
+  EXPECT_EQ(j.at("verdict").at("outcome"), "failed");
+  EXPECT_EQ(j.at("verdict").at("failures").at(0),
+            "suites/precopy_test.cc:40: Value of: run.migration");
+  RunResult parsed = RunResult{};
+  EXPECT_EQ(nlohmann::json(parsed).contains("verdict"), false) << "a parsed log has none";
 }
 
 TEST(JsonTest, ToJsonStringIndents) {

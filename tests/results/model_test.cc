@@ -172,5 +172,72 @@ TEST(PrintTest, ResultsPrintAsOneLineSummaries) {
   EXPECT_EQ(FormatNumber(0.5), "0.5");
 }
 
+// ProblemsOf is the merge gate's outcome detector: each way a run can break is seen, each once,
+// and a clean run has none.
+TEST(ProblemsOfTest, ACleanRunHasNone) {
+  RunResult run;
+  run.migration.emplace().status = Status::kCompleted;
+  run.migration->verified = true;
+  run.guest.emplace().answered = true;
+  run.verdict = TestVerdict{};
+  EXPECT_TRUE(ProblemsOf(run).empty());
+  EXPECT_TRUE(TimingsCount(ProblemsOf(run)));
+}
+
+TEST(ProblemsOfTest, EachBreakageIsNamedWithTheRunsOwnWords) {
+  using K = RunProblem::Kind;
+  auto kinds = [](const RunResult& r) {
+    std::vector<K> out;
+    for (const auto& p : ProblemsOf(r)) out.push_back(p.kind);
+    return out;
+  };
+  RunResult base;
+  base.migration.emplace().status = Status::kCompleted;
+
+  RunResult cancelled = base;
+  cancelled.migration->status = Status::kCancelled;
+  cancelled.migration->error = "not finished within the scenario's timeout (8 s)\nmore";
+  ASSERT_EQ(kinds(cancelled), std::vector<K>{K::kNotCompleted});
+  EXPECT_EQ(ProblemsOf(cancelled)[0].why,
+            "status cancelled: not finished within the scenario's timeout (8 s)");
+  EXPECT_FALSE(TimingsCount(ProblemsOf(cancelled)));
+
+  RunResult unknown = base;
+  unknown.migration->status = Status::kUnknown;
+  EXPECT_EQ(kinds(unknown), std::vector<K>{K::kNotCompleted}) << "never shown as completed";
+  RunResult none;
+  EXPECT_EQ(kinds(none), std::vector<K>{K::kNotCompleted});
+
+  RunResult corrupt = base;
+  corrupt.migration->verified = false;
+  corrupt.guest.emplace().problems = {{31, "BUG: unable to handle page fault"}};
+  EXPECT_EQ(kinds(corrupt), (std::vector<K>{K::kUnverified, K::kGuestUnhealthy}));
+  EXPECT_THAT(ProblemsOf(corrupt)[1].why, ::testing::HasSubstr("BUG: unable to handle"));
+  EXPECT_FALSE(TimingsCount(ProblemsOf(corrupt)));
+
+  RunResult silent = base;
+  silent.guest.emplace().answered = false;
+  EXPECT_EQ(kinds(silent), std::vector<K>{K::kGuestUnhealthy});
+  RunResult dirtier = base;
+  dirtier.dirty.emplace().verify_errors = 2;
+  EXPECT_EQ(kinds(dirtier), std::vector<K>{K::kUnverified});
+
+  RunResult harness = base;
+  harness.migration->status = Status::kFailed;
+  harness.migration->error = std::string(kHarnessFailure);
+  harness.extra = {{"harness_error", "qemu: could not load PC BIOS\nthe rest"}};
+  ASSERT_EQ(kinds(harness), std::vector<K>{K::kHarness}) << "not also 'not completed'";
+  EXPECT_EQ(ProblemsOf(harness)[0].why, "qemu: could not load PC BIOS");
+
+  // A failed SLO is a measurement: a problem, but its timings count.
+  RunResult slo = base;
+  slo.verdict = TestVerdict{TestVerdict::Outcome::kFailed, {"a.cc:3: Value of: run.migration"}};
+  EXPECT_EQ(kinds(slo), std::vector<K>{K::kTestFailed});
+  EXPECT_TRUE(TimingsCount(ProblemsOf(slo)));
+  RunResult skipped = base;
+  skipped.verdict = TestVerdict{TestVerdict::Outcome::kSkipped, {}};
+  EXPECT_TRUE(ProblemsOf(skipped).empty());
+}
+
 }  // namespace
 }  // namespace migtest

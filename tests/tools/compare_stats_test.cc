@@ -125,5 +125,18 @@ TEST(CompareStatsTest, EmptySamplesAreRefused) {
   EXPECT_THROW(PermutationTest(a, none), std::invalid_argument);
 }
 
+TEST(CompareStatsTest, FisherGreaterMatchesTheHypergeometricTail) {
+  // Counted by hand: 0 of 5 against 5 of 5 is 1 of C(10,5) = 252 ways.
+  EXPECT_NEAR(FisherGreater(0, 5, 5, 5), 1.0 / 252, 1e-12);
+  // 0 of 5 against 3 of 5: C(5,3) / C(10,3) = 10 / 120 (scipy.stats.fisher_exact, 'greater').
+  EXPECT_NEAR(FisherGreater(0, 5, 3, 5), 10.0 / 120, 1e-12);
+  // 0 of 20 against 6 of 20: C(20,6) / C(40,6) = 38760 / 3838380 (just above 0.01).
+  EXPECT_NEAR(FisherGreater(0, 20, 6, 20), 38760.0 / 3838380, 1e-12);
+  EXPECT_NEAR(FisherGreater(1, 20, 8, 20), 0.0098280098, 1e-9);
+  // No candidate failure, or the baseline failing as often: nothing to see.
+  EXPECT_EQ(FisherGreater(2, 10, 0, 10), 1.0);
+  EXPECT_NEAR(FisherGreater(3, 10, 3, 10), 0.6857585, 1e-6);
+}
+
 }  // namespace
 }  // namespace migtest::internal

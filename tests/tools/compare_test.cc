@@ -80,6 +80,33 @@ class CompareTest : public ::testing::Test {
     });
   }
 
+  // Like WriteDowntimes, and `spoil(k, doc)` changes run k's document (k from 0): a failed
+  // status, unverified memory, a sick guest, a failed verdict.
+  void WriteOutcomes(const std::string& side, const std::string& test,
+                     const std::vector<double>& ms,
+                     const std::function<void(size_t, json&)>& spoil) {
+    WriteDowntimes(side, test, ms);
+    std::string folder = test;
+    std::replace(folder.begin(), folder.end(), '.', '/');
+    for (size_t k = 0; k < ms.size(); ++k) {
+      const fs::path file = root_ / side / folder / fmt::format("run-{}", k + 1) / "result.json";
+      json doc = json::parse(std::ifstream(file));
+      spoil(k, doc);
+      std::ofstream(file) << doc.dump(2);
+    }
+  }
+  static void Unverified(json& doc) {
+    doc["migration"]["verified"] = false;
+    doc["migration"]["config"] = {{"verified_by", "the guest's dirtier (mm_dirty --verify)"}};
+    doc["guest"] = {{"console", "destination.stdout.log"},
+                    {"lines", 40},
+                    {"problems", {{{"line", 31}, {"text", "BUG: unable to handle page fault"}}}}};
+  }
+  static void Failed(json& doc) {
+    doc["migration"] = {
+        {"status", "failed"}, {"error", "connection reset"}, {"total_time_ms", 300}};
+  }
+
   Process& Compare(std::vector<std::string> args) {
     return lab_.Start({.name = fmt::format("compare-{}", ++runs_),
                        .exe = MIGTEST_COMPARE,
@@ -339,6 +366,174 @@ TEST_F(CompareTest, MarkdownForAJobSummary) {
       out, std::regex(R"(\| PrecopySlo\.Busy \| downtime \[ms\] \| 60\.0 ± 1\.6 \(10\) \| )"
                       R"(72\.0 ± 1\.9 \(10\) \| \+20\.0% \| 0\.0\d+ \| \*\*REGRESSION\*\* \|)")))
       << out;
+}
+
+// ---- Outcomes before timings (issue #20): a candidate that breaks guests is a regression --------
+
+TEST_F(CompareTest, UnverifiedCandidateRunsAreARegressionWhateverTheTimings) {
+  WriteDowntimes("base", "QemuSlo.Busy", Sample(60, 4));
+  WriteOutcomes("cand", "QemuSlo.Busy", Sample(60, 4, 10, 3), [](size_t k, json& doc) {
+    if (k % 3 == 1) Unverified(doc);  // runs 2, 5, 8: every timing unchanged
+  });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  const std::string out = p.Stdout();
+  EXPECT_THAT(out, HasSubstr("REGRESSION QemuSlo.Busy: memory not verified in 3 of 10 candidate "
+                             "runs, in none of the baseline's 10"));
+  EXPECT_THAT(out, HasSubstr("REGRESSION QemuSlo.Busy: guest unhealthy in 3 of 10 candidate runs"));
+  EXPECT_THAT(out,
+              HasSubstr(Dir("cand") +
+                        "/QemuSlo/Busy/run-5: memory not verified: the "
+                        "destination's memory did not verify (checked by the guest's dirtier"));
+  EXPECT_THAT(out, HasSubstr("BUG: unable to handle page fault"));
+  EXPECT_THAT(p.LastLine(), StartsWith("verdict: REGRESSION: the candidate's outcomes regressed"));
+  // Their timings are not pooled with the good runs'.
+  EXPECT_THAT(Row(p, "QemuSlo.Busy", "downtime").at(3), HasSubstr("(7)")) << out;
+  EXPECT_THAT(out, HasSubstr("3 (3 guest unhealthy, 3 memory not verified)"));
+}
+
+TEST_F(CompareTest, FailedCandidateRunsAreARegressionAndNotPooledIntoTimings) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4, 20));
+  WriteOutcomes("cand", "PrecopySlo.Busy", Sample(60, 4, 20, 3), [](size_t k, json& doc) {
+    if (k % 4 == 0) Failed(doc);  // 5 of 20 end "failed" after 300 ms
+  });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  const std::string out = p.Stdout();
+  EXPECT_THAT(out, HasSubstr("REGRESSION PrecopySlo.Busy: the migration did not complete in 5 of "
+                             "20 candidate runs against 0 of 20 in the baseline (the baseline "
+                             "never failed so; Fisher's exact test p = 0.024)"))
+      << out;
+  EXPECT_THAT(out, HasSubstr("run-1: not completed: status failed: connection reset"));
+  // The failed runs' 300 ms are not pooled into total_time (they would look 19 % faster).
+  auto total = Row(p, "PrecopySlo.Busy", "total_time");
+  ASSERT_EQ(total.size(), 7u) << out;
+  EXPECT_EQ(total[3], "1500 ± 0 (15)");
+  EXPECT_EQ(total[6], "no significant change");
+}
+
+TEST_F(CompareTest, WhereTheBaselineFailsTooFisherDecides) {
+  // 1 of 20 against 8 of 20: the hypergeometric tail is 0.0098 (scipy.stats.fisher_exact agrees).
+  WriteOutcomes("base", "PrecopySlo.Busy", Sample(60, 4, 20), [](size_t k, json& doc) {
+    if (k == 7) Failed(doc);
+  });
+  WriteOutcomes("cand", "PrecopySlo.Busy", Sample(60, 4, 20, 3), [](size_t k, json& doc) {
+    if (k < 8) Failed(doc);
+  });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  EXPECT_THAT(p.Stdout(), HasSubstr("the migration did not complete in 8 of 20 candidate runs "
+                                    "against 1 of 20 in the baseline (Fisher's exact test "
+                                    "p = 0.0098)"));
+  // Timings: only the 12 completed candidate runs; the table says why 8 are left out.
+  EXPECT_THAT(Row(p, "PrecopySlo.Busy", "total_time").at(3), HasSubstr("(12)"));
+  EXPECT_THAT(p.Stdout(), HasSubstr("8 (8 not completed)"));
+}
+
+TEST_F(CompareTest, WithTenRunsASideOneMoreFailureIsNoise) {
+  // 1 of 20 against 2 of 20: Fisher's p = 0.50; a flaky test, not a regression.
+  WriteOutcomes("base", "PrecopySlo.Busy", Sample(60, 4, 20), [](size_t k, json& doc) {
+    if (k == 7) Failed(doc);
+  });
+  WriteOutcomes("cand", "PrecopySlo.Busy", Sample(60, 4, 20, 3), [](size_t k, json& doc) {
+    if (k == 2 || k == 11) Failed(doc);
+  });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  EXPECT_EQ(p.LastLine(), "verdict: no regression");
+}
+
+TEST_F(CompareTest, AnUnfinishedMigrationWhereTheBaselineHadNoneIsARegression) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4, 5));
+  WriteOutcomes("cand", "PrecopySlo.Busy", Sample(60, 4, 5, 3), [](size_t k, json& doc) {
+    if (k == 3) {
+      doc["migration"]["status"] = "cancelled";
+      doc["migration"]["error"] = "not finished within the scenario's timeout (8 s)";
+    }
+  });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  EXPECT_THAT(p.Stdout(), HasSubstr("the migration did not complete in 1 of 5 candidate runs "
+                                    "against 0 of 5 in the baseline (the baseline never failed "
+                                    "so; Fisher's exact test p = 0.5)"));
+  EXPECT_THAT(p.Stdout(), HasSubstr("run-4: not completed: status cancelled: not finished within "
+                                    "the scenario's timeout (8 s)"));
+}
+
+// A missed SLO on a run that completed and verified is a timing: Fisher's test judges how often it
+// happens (one of five is noise; five of five is not), as the permutation tests judge the times.
+TEST_F(CompareTest, FailedSlosAreJudgedByFishersTest) {
+  auto slo_failed = [](json& doc) {
+    doc["verdict"] = {{"outcome", "failed"},
+                      {"failures", {"suites/precopy_test.cc:40: Value of: run.migration"}}};
+  };
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4, 5));
+  WriteOutcomes("cand", "PrecopySlo.Busy", Sample(60, 4, 5, 3), [&](size_t k, json& doc) {
+    if (k == 3) slo_failed(doc);
+  });
+  Process& once = Compare();
+  ASSERT_TRUE(once.WaitForExitCode(0, Scaled(30s))) << once.Stdout();
+  // Its timings stay in: a failed SLO is a measurement.
+  EXPECT_THAT(Row(once, "PrecopySlo.Busy", "downtime").at(3), HasSubstr("(5)"));
+  EXPECT_THAT(once.Stdout(), HasSubstr("left out of timings"));
+
+  WriteOutcomes("cand", "PrecopySlo.Busy", Sample(60, 4, 5, 3),
+                [&](size_t, json& doc) { slo_failed(doc); });
+  Process& always = Compare();
+  ASSERT_TRUE(always.WaitForExitCode(1, Scaled(30s))) << always.Stdout();
+  EXPECT_THAT(always.Stdout(), HasSubstr("the test failed in 5 of 5 candidate runs against 0 of 5 "
+                                         "in the baseline (Fisher's exact test p = 0.004)"));
+  EXPECT_THAT(always.Stdout(), HasSubstr("run-2: test failed: 1 failed assertion(s), the first: "
+                                         "suites/precopy_test.cc:40: Value of: run.migration"));
+}
+
+TEST_F(CompareTest, FewerFailuresThanTheBaselineIsNoRegression) {
+  WriteOutcomes("base", "PrecopySlo.Busy", Sample(60, 4), [](size_t k, json& doc) {
+    if (k < 3) Failed(doc);
+  });
+  WriteOutcomes("cand", "PrecopySlo.Busy", Sample(60, 4, 10, 3), [](size_t k, json& doc) {
+    if (k == 0) Failed(doc);
+  });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  EXPECT_EQ(p.LastLine(), "verdict: no regression");
+}
+
+TEST_F(CompareTest, ACandidateWhoseEveryRunTheHarnessCouldNotMeasureIsARegression) {
+  WriteDowntimes("base", "QemuSlo.Busy", Sample(60, 4, 5));
+  WriteOutcomes("cand", "QemuSlo.Busy", Sample(60, 4, 5), [](size_t, json& doc) {
+    doc["migration"] = {{"status", "failed"},
+                        {"error",
+                         "the run could not be measured (harness failure, reported "
+                         "once above)"}};
+    doc["extra"] = {{"harness_error", "qemu: could not load PC BIOS 'bios-256k.bin'\nmore"}};
+  });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  EXPECT_THAT(p.Stdout(), HasSubstr("harness failure in 5 of 5 candidate runs, in none of the "
+                                    "baseline's 5"));
+  EXPECT_THAT(p.Stdout(), HasSubstr("run-1: harness failure: qemu: could not load PC BIOS"));
+}
+
+TEST_F(CompareTest, AFigureTheCandidateNoLongerReportsIsARegression) {
+  auto with_p99 = [](double v) {
+    return json{{"status", "completed"},
+                {"downtime_ms", v},
+                {"guest_pause_us", std::lround(v * 1000)},
+                {"total_time_ms", 1500},
+                {"postcopy_latency_us", {{"p50", 110}, {"p99", 2500}}}};
+  };
+  Write("base", "PostcopySlo.Busy", Sample(60, 4), with_p99);
+  // The candidate lost its trace points: no p99, and its downtime is the VMM's own figure.
+  WriteDowntimes("cand", "PostcopySlo.Busy", Sample(60, 4, 10, 3));
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  EXPECT_THAT(p.Stdout(), HasSubstr("the candidate no longer reports postcopy_p99 (10 of 10 "
+                                    "completed runs lack it; every baseline run had it)"));
+  EXPECT_THAT(p.Stdout(), HasSubstr("the candidate no longer reports guest_pause"));
+  // Two measurements of downtime: the verdict says so and judges neither way.
+  EXPECT_EQ(Row(p, "PostcopySlo.Busy", "downtime").at(6),
+            "not comparable: guest_pause vs downtime");
 }
 
 class CompareHistoryTest : public CompareTest {

@@ -119,4 +119,22 @@ PermutationResult PermutationTest(std::span<const double> a, std::span<const dou
   return r;
 }
 
+namespace {
+double LogChoose(size_t n, size_t k) {
+  return std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(k) + 1) -
+         std::lgamma(static_cast<double>(n - k) + 1);
+}
+}  // namespace
+
+double FisherGreater(size_t a_failed, size_t a_n, size_t b_failed, size_t b_n) {
+  const size_t n = a_n + b_n, failed = a_failed + b_failed;
+  if (b_failed == 0) return 1;
+  double p = 0;
+  for (size_t x = b_failed; x <= std::min(failed, b_n); ++x) {
+    if (failed - x > a_n) continue;  // the baseline cannot hold the rest
+    p += std::exp(LogChoose(failed, x) + LogChoose(n - failed, b_n - x) - LogChoose(n, b_n));
+  }
+  return std::min(p, 1.0);
+}
+
 }  // namespace migtest::internal

@@ -47,4 +47,10 @@ uint64_t Splits(size_t n, size_t m);
 // with 3 + 3 runs it is 0.1, so a verdict at p < 0.01 needs at least 5 runs a side.
 double SmallestP(size_t n, size_t m, int resamples = kResamples);
 
+// Fisher's exact test, one-sided: the probability that the candidate has at least `b_failed` of
+// the `a_failed + b_failed` failures when its `b_n` runs are drawn at random from all
+// `a_n + b_n` runs (the hypergeometric tail). Small p: the candidate fails more than chance says.
+// 0 failures in the candidate gives 1.
+double FisherGreater(size_t a_failed, size_t a_n, size_t b_failed, size_t b_n);
+
 }  // namespace migtest::internal

@@ -40,6 +40,8 @@ void to_json(nlohmann::json& j, const ConsoleLine& v);
 void from_json(const nlohmann::json& j, ConsoleLine& v);
 void to_json(nlohmann::json& j, const GuestResult& v);
 void from_json(const nlohmann::json& j, GuestResult& v);
+void to_json(nlohmann::json& j, const TestVerdict& v);
+void from_json(const nlohmann::json& j, TestVerdict& v);
 void to_json(nlohmann::json& j, const RunResult& v);    // adds "schema"
 void from_json(const nlohmann::json& j, RunResult& v);  // checks "schema" when present
 

@@ -215,6 +215,16 @@ struct GuestResult {
   friend bool operator==(const GuestResult&, const GuestResult&) = default;
 };
 
+// The verdict of the test that made the run, as gtest judged it when the test ended (the fixture
+// writes it into result.json at TearDown). A parsed log has none.
+struct TestVerdict {
+  enum class Outcome { kPassed, kFailed, kSkipped };
+  Outcome outcome = Outcome::kPassed;
+  // Each failed assertion: "file:line: its first line" (gtest's summary of it).
+  std::vector<std::string> failures{};
+  friend bool operator==(const TestVerdict&, const TestVerdict&) = default;
+};
+
 // Everything one run (or one parsed file) produced. result.json is this, serialised.
 struct RunResult {
   Format format = Format::kMigtest;
@@ -225,7 +235,8 @@ struct RunResult {
   std::optional<ProbeResult> probe;
   std::optional<DirtyResult> dirty;
   std::optional<GuestResult> guest;
-  nlohmann::json extra;  // producer-specific additions, kept verbatim
+  std::optional<TestVerdict> verdict;  // the test's own, when a fixture ran it
+  nlohmann::json extra;                // producer-specific additions, kept verbatim
   friend bool operator==(const RunResult&, const RunResult&) = default;
 };
 
@@ -236,6 +247,8 @@ std::optional<Format> FormatFromString(std::string_view name);
 // Every name FormatFromString accepts: "auto", then each format in the order detection tries them.
 std::vector<std::string> FormatNames();
 std::optional<Status> StatusFromString(std::string_view name);
+std::string_view ToString(TestVerdict::Outcome outcome);  // passed | failed | skipped
+std::optional<TestVerdict::Outcome> OutcomeFromString(std::string_view name);
 
 // Fills what `into` lacks from `from` (parts and figures); used to combine a migration log with the
 // prober's and the dirtier's outputs into one RunResult.
@@ -255,5 +268,26 @@ enum class StallSources { kAll, kSyncOnly };
 // nullopt when the result has none of those figures. On a tie the iteration, then the earliest.
 std::optional<WorstStallFigure> WorstStall(const MigrationResult& m,
                                            StallSources sources = StallSources::kAll);
+
+// What went wrong with a run, judged before any of its timings: a merge gate never averages such
+// a run with good ones, and never shows it as ok. In the order a reader should hear them.
+struct RunProblem {
+  enum class Kind {
+    kHarness,         // the harness could not measure it (a VMM that never started, …)
+    kNotCompleted,    // the migration failed, was cancelled, or never finished
+    kUnverified,      // memory checked and found different (verified: false)
+    kGuestUnhealthy,  // panic/oops/corruption on the console, corrupted pages, no prober answer
+    kTestFailed,      // the test's own verdict: an SLO or another assertion failed
+  };
+  Kind kind;
+  std::string why;  // one line, with the run's own words (its error, the first problem line)
+};
+std::string_view ToString(RunProblem::Kind kind);  // "harness failure", "not completed", …
+// Every problem of the run, each kind once. Empty: the run completed, nothing says its memory or
+// guest broke, and its test (when it has a verdict) passed.
+std::vector<RunProblem> ProblemsOf(const RunResult& run);
+// Whether the run's timings may be pooled with other runs': it completed and was measured, and
+// neither its memory nor its guest broke (a failed SLO is a measurement: its timings count).
+bool TimingsCount(const std::vector<RunProblem>& problems);
 
 }  // namespace migtest
