@@ -165,6 +165,37 @@ FigureSpec<MigrationResult, size_t> IterationsSpec() {
           [](const MigrationResult& m) { return Missing(m, "iterations"); }};
 }
 
+namespace {
+// Every round after the first has a page count: a partial sum would be a guess.
+bool LaterRoundsCounted(const MigrationResult& m) {
+  return m.iterations.size() >= 2 &&
+         std::all_of(m.iterations.begin() + 1, m.iterations.end(),
+                     [](const Iteration& it) { return it.pages_sent.has_value(); });
+}
+}  // namespace
+
+FigureSpec<MigrationResult, uint64_t> PagesResentSpec() {
+  return {"pages sent again after the first pass",
+          [](const MigrationResult& m) -> std::optional<uint64_t> {
+            if (!LaterRoundsCounted(m)) return std::nullopt;
+            uint64_t n = 0;
+            for (size_t i = 1; i < m.iterations.size(); ++i) n += *m.iterations[i].pages_sent;
+            return n;
+          },
+          [](const MigrationResult& m, const uint64_t& n) {
+            std::string each;
+            for (size_t i = 1; i < m.iterations.size(); ++i) {
+              each += fmt::format("{}iteration {}: {}", each.empty() ? "" : ", ",
+                                  m.iterations[i].index, *m.iterations[i].pages_sent);
+            }
+            return fmt::format("whose rounds after the first pass sent {} page{} ({})", n,
+                               n == 1 ? "" : "s", each);
+          },
+          [](const MigrationResult& m) {
+            return Missing(m, "page counts for the rounds after the first pass");
+          }};
+}
+
 FigureSpec<MigrationResult, double> BandwidthSpec() {
   return {"average bandwidth in MiB/s",
           [](const MigrationResult& m) -> std::optional<double> {

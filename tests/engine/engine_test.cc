@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "child.hpp"
+#include "migtest/matchers.hpp"
 #include "migtest/results.hpp"
 
 namespace migtest {
@@ -15,6 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::Ge;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Optional;
 using ::testing::SizeIs;
 using testing_support::Child;
@@ -207,6 +209,61 @@ TEST(EngineTest, TheGuestAFailureLeavesOnTheSourceIsVerified) {
   }
 }
 
+// How long the guest ran after the failure is measured by its writers (first to last verified
+// rewrite since the failure), not taken from --run-after-failure: writers that stop 1 s into a
+// 3 s run (the guest still up) must fail GuestHealthy(3s), the same run without the knob pass it.
+TEST(EngineTest, TheGuestsRunAfterAFailureIsMeasuredByItsWriters) {
+  for (const bool stop_early : {false, true}) {
+    SCOPED_TRACE(stop_early ? "writers stopped after 1 s" : "writers ran on");
+    std::vector<std::string> args = {"-m",
+                                     "32M",
+                                     "--dirty-rate",
+                                     "50M",
+                                     "--inject-drop-after",
+                                     "4194304",
+                                     "--run-after-failure",
+                                     "3000"};
+    if (stop_early) args.insert(args.end(), {"--test-stop-writers-after", "1000"});
+    Outcome o = Migrate(args);
+    EXPECT_EQ(o.source_code, 1);
+    ASSERT_TRUE(o.source.guest) << o.source_stderr;
+    const GuestResult& g = *o.source.guest;
+    EXPECT_EQ(g.lines, 0u) << "the engine's guest has no console: no line is read";
+    EXPECT_THAT(g.verify_errors, Optional(0u));
+    if (!stop_early) {
+      EXPECT_THAT(g.dirtier_seconds, Optional(3u)) << o.source_stderr;
+      EXPECT_THAT(o.source, GuestHealthy(3s));
+    } else {
+      EXPECT_THAT(g.dirtier_seconds, Optional(1u)) << o.source_stderr;
+      EXPECT_THAT(o.source, Not(GuestHealthy(3s)));
+      testing::StringMatchResultListener why;
+      EXPECT_FALSE(testing::ExplainMatchResult(GuestHealthy(3s), o.source, &why));
+      EXPECT_THAT(why.str(), HasSubstr("ran 1 s"));
+    }
+  }
+}
+
+// A header damaged after its page arrived, as a copy torn mid-write leaves it (the generation the
+// arrival check recorded stays right), must fail verification naming the page: in an idle guest
+// (the final check reads it) and in a busy one, whose writers would make the header whole again
+// by rewriting it (one sequential writer over 16 MiB at 200 MiB/s reaches page 5 in its first
+// slice and rewrites every page about six times in the destination's 500 ms run).
+TEST(EngineTest, ADamagedHeaderIsCaughtEvenWhenTheGuestRewritesThePage) {
+  for (const std::string rate : {"0", "200M"}) {
+    SCOPED_TRACE("dirty rate " + rate);
+    Outcome o = Migrate({"-m", "16M", "--dirty-rate", rate}, {"--test-corrupt-header", "5"});
+    ASSERT_EQ(o.source_code, 0) << o.source_stderr;  // the migration itself completed…
+    const MigrationResult& m = *o.source.migration;
+    EXPECT_EQ(m.status, Status::kCompleted);
+    EXPECT_THAT(m.verified, Optional(false));  // …into a damaged guest
+    EXPECT_THAT(m.error, Optional(HasSubstr("page 5: header checksum mismatch")));
+    if (rate != "0") {
+      EXPECT_THAT(m.error, Optional(HasSubstr("before it rewrote the page")));
+    }
+    EXPECT_THAT(o.destination.migration->verified, Optional(false));
+  }
+}
+
 TEST(EngineTest, VerificationCatchesACorruptedPage) {
   Outcome o = Migrate({"-m", "32M"}, {"--test-corrupt-page", "7"});
   ASSERT_EQ(o.source_code, 0);  // the migration itself completed…
@@ -380,6 +437,9 @@ TEST(EngineTest, BadCommandLines) {
   EXPECT_EQ(with({"--test-lose-dirty", "2000"}), 2);  // 4M has 1024 pages
   EXPECT_EQ(with({"--test-lose-dirty", "2", "--postcopy-after", "1"}), 2);
   EXPECT_EQ(with({"--test-lose-dirty", "2", "--max-iterations", "1"}), 2);
+  EXPECT_EQ(with({"--test-stop-writers-after", "100"}), 2);        // no --run-after-failure
+  EXPECT_EQ(with({"--test-corrupt-header", "1"}), 2);              // a destination knob
+  EXPECT_EQ(code({"-d", "--test-stop-writers-after", "100"}), 2);  // a source knob
   {
     Child help({MIGMON_PATH, "migrate", "--help"}, dir);
     EXPECT_EQ(help.Wait(20s).value_or(-1), 0);

@@ -222,6 +222,33 @@ TEST(IterationsTest, Count) {
   EXPECT_FALSE(Matches(Iterations(Ge(0u)), m));
 }
 
+TEST(PagesResentTest, SumsTheRoundsAfterTheFirstPass) {
+  MigrationResult m = Completed();
+  m.iterations.resize(3);
+  m.iterations[0].pages_sent = 65536;  // the full pass: not a re-send
+  m.iterations[1].pages_sent = 2300;
+  m.iterations[2].pages_sent = 12;
+  EXPECT_THAT(m, PagesResent(Gt(0u)));
+  EXPECT_EQ(Explain(PagesResent(Gt(0u)), m),
+            "whose rounds after the first pass sent 2312 pages (iteration 2: 2300, iteration 3: "
+            "12)");
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(PagesResent(Gt(0u))),
+            "has pages sent again after the first pass that is > 0");
+  // An idle guest: the stop-and-copy sends nothing.
+  m.iterations[1].pages_sent = 0;
+  m.iterations[2].pages_sent = 0;
+  EXPECT_THAT(m, Not(PagesResent(Gt(0u))));
+  EXPECT_THAT(m, PagesResent(0u));
+  // A round without a count, or no round after the first: absent, a non-match either way.
+  m.iterations[2].pages_sent.reset();
+  EXPECT_FALSE(Matches(PagesResent(Ge(0u)), m));
+  EXPECT_EQ(Explain(PagesResent(Ge(0u)), m),
+            "which has no page counts for the rounds after the first pass (format "
+            "cloud-hypervisor reported none)");
+  m.iterations.resize(1);
+  EXPECT_FALSE(Matches(PagesResent(Ge(0u)), m));
+}
+
 TEST(ConvergedTest, Verdicts) {
   MigrationResult m = Completed();
   EXPECT_THAT(m, Converged());

@@ -12,18 +12,23 @@
 #   deb          cpack -G DEB, dpkg -x into a scratch root, migtest-parse and migmon run from it.
 # Usage: packaging.sh MODE SOURCE_DIR BUILD_DIR
 set -euo pipefail
+. "${BASH_SOURCE[0]%/*}/../lib/missing.sh"
 mode=$1 src=$(cd "$2" && pwd) build=$(cd "$3" && pwd)
+case "$mode" in
+  install | fetchcontent)
+    # Checked first (bash builtins only), before anything is built.
+    if [ "$EUID" -ne 0 ] || ! command -v unshare >/dev/null; then
+      missing "mode $mode hides the build tree in a mount namespace: it needs root and unshare"
+    fi
+    ;;
+esac
 jobs=${MIGTEST_JOBS:-2}
 tmp=$(mktemp -d /tmp/migtest-packaging.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 seed=$src/tests/results/data/tlmz_seed.log
 
-# Runs "$@" with the source and build trees hidden (skip, exit 77, where that is impossible).
+# Runs "$@" with the source and build trees hidden (root and unshare: checked at the start).
 hidden() {
-  if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then
-    echo "packaging.sh: hiding the build tree needs root and unshare" >&2
-    exit 77
-  fi
   (cd "$tmp" && unshare --mount --propagation private -- bash -c '
     set -e
     mount -t tmpfs migtest-hidden "$1"
@@ -76,7 +81,6 @@ case "$mode" in
       (cd "$tmp" && unshare --mount --propagation private -- bash -c \
         'mount -t tmpfs migtest-hidden "$1"; shift; exec "$@"' hide "$build" "$@")
     }
-    [ "$(id -u)" -eq 0 ] || exit 77
     MIGTEST_ARTIFACTS="$tmp/artifacts" build_only "$tmp/fc/engine_consumer" \
       --gtest_output="xml:$tmp/fc.xml"
     grep -q "value=\"$tmp/fc/_deps/migtest-build/workloads/migmon\"" "$tmp/fc.xml" || {

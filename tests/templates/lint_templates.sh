@@ -4,8 +4,9 @@
 # CMake target of tools/).
 # Usage: lint_templates.sh SOURCE_DIR
 set -euo pipefail
+. "${BASH_SOURCE[0]%/*}/../lib/missing.sh"
 src=$1
-command -v yamllint >/dev/null || { echo "yamllint is missing (ci/install-deps lint)"; exit 77; }
+command -v yamllint >/dev/null || missing "yamllint is missing (ci/install-deps lint)"
 status=0
 config='{extends: default, rules: {line-length: {max: 120}, document-start: disable, truthy: disable}}'
 for t in "$src"/ci/templates/*.yml; do

@@ -125,6 +125,13 @@ void WritePage(void* page, uint64_t index, uint64_t generation, bool with_body) 
 
 uint64_t PageGeneration(const void* page) { return LoadHeader(page).generation; }
 
+bool HeaderIntact(const void* page, uint64_t index) {
+  const Header h = LoadHeader(page);
+  return h.magic == kMagic && h.index == index && h.check == HeaderCheck(h.index, h.generation);
+}
+
+void DamageHeaderForTest(void* page) { static_cast<uint8_t*>(page)[offsetof(Header, check)] ^= 1; }
+
 bool VerifyPage(const void* page, uint64_t index, std::string* why) {
   const auto* p = static_cast<const uint8_t*>(page);
   const Header h = LoadHeader(p);
@@ -259,6 +266,25 @@ LatencyHistogram PageWriter::Latency() const {
   return all;
 }
 
+PageWriter::WriteSpan PageWriter::Span() const {
+  WriteSpan span;
+  for (const auto& t : threads_) {
+    const int64_t first = t->span_first_ns.load(std::memory_order_relaxed);
+    if (first != 0 && (span.first_ns == 0 || first < span.first_ns)) span.first_ns = first;
+    span.last_ns = std::max(span.last_ns, t->span_last_ns.load(std::memory_order_relaxed));
+  }
+  span.pages = PagesWritten() - span_base_pages_;
+  return span;
+}
+
+void PageWriter::ResetWriteSpan() {
+  for (auto& t : threads_) {
+    t->span_first_ns.store(0, std::memory_order_relaxed);
+    t->span_last_ns.store(0, std::memory_order_relaxed);
+  }
+  span_base_pages_ = PagesWritten();
+}
+
 uint64_t PageWriter::VerifyAll(std::string* why) const {
   uint64_t bad = 0;
   std::string first;
@@ -309,6 +335,7 @@ void PageWriter::Run(int t) {
   const uint64_t span = hi - lo;
   const WritePattern pattern = options_.pattern;
   const bool verify = options_.verify, timed = options_.record_latency;
+  const bool check_header = verify || options_.check_header;
   std::atomic<uint64_t>* const bitmap = options_.dirty_bitmap;
   const Hook hook = options_.hook;
   void* const hook_context = options_.hook_context;
@@ -329,19 +356,16 @@ void PageWriter::Run(int t) {
     // Read before write: the load is issued out of order, ahead of earlier stores, so the cache
     // misses of many pages overlap (a store-only loop drains its misses one by one: ~4x slower).
     const uint64_t old_generation = PageGeneration(p);
-    if (verify) {
-      const Header h = LoadHeader(p);
-      if (h.magic != kMagic || h.index != i || h.check != HeaderCheck(h.index, h.generation)) {
-        std::string why;
-        VerifyPage(p, i, &why);
-        ReportError(why.empty() ? fmt::format("page {}: header corrupted", i) : why);
-        return false;
-      }
-      if (h.generation != generation_[i]) {
-        ReportError(fmt::format("page {}: generation {} but {} was written last (a lost write)", i,
-                                h.generation, generation_[i]));
-        return false;
-      }
+    if (check_header && !HeaderIntact(p, i)) {
+      std::string why;
+      VerifyPage(p, i, &why);
+      ReportError(why.empty() ? fmt::format("page {}: header corrupted", i) : why);
+      return false;
+    }
+    if (verify && old_generation != generation_[i]) {
+      ReportError(fmt::format("page {}: generation {} but {} was written last (a lost write)", i,
+                              old_generation, generation_[i]));
+      return false;
     }
     const uint64_t g = old_generation + 1;  // the page's own write counter
     // Only generation and check change (magic and index stay from Preheat): one 16-byte store.
@@ -434,7 +458,13 @@ void PageWriter::Run(int t) {
     written += k;
     paced += static_cast<double>(k);
     st.pages_written.store(written, std::memory_order_relaxed);
-    busy += static_cast<uint64_t>(NowNs() - work_start);
+    const int64_t work_end = NowNs();
+    if (k > 0) {
+      if (st.span_first_ns.load(std::memory_order_relaxed) == 0)
+        st.span_first_ns.store(work_start, std::memory_order_relaxed);
+      st.span_last_ns.store(work_end, std::memory_order_relaxed);
+    }
+    busy += static_cast<uint64_t>(work_end - work_start);
     st.busy_ns.store(busy, std::memory_order_relaxed);
     if (rate == 0 && throttle > 0 && k > 0) {
       // A throttled vCPU: sleep in proportion to the time worked.

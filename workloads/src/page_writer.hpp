@@ -68,8 +68,13 @@ void WritePage(void* page, uint64_t index, uint64_t generation, bool with_body);
 // Checks one page on its own (header checksum, index, body fill). On failure says why in `why`
 // (may be null), e.g. "page 17: header names page 4 (a page copied to the wrong place?)".
 bool VerifyPage(const void* page, uint64_t index, std::string* why);
+// The header alone (magic, index, checksum): what a writer checks before it rewrites a page.
+bool HeaderIntact(const void* page, uint64_t index);
 // The generation stored in a page's header (meaningful only when VerifyPage passes).
 uint64_t PageGeneration(const void* page);
+// Test knob: flips a bit of the header's checksum, leaving the page as a copy read mid-write
+// leaves it (a generation whose checksum does not match). VerifyPage then fails on it.
+void DamageHeaderForTest(void* page);
 
 class PageWriter {
  public:
@@ -88,6 +93,11 @@ class PageWriter {
     // Before each write, check the page (header checksum, index, and the generation this writer
     // last wrote there). A mismatch is recorded (FirstError(), Errors()) and stops every writer.
     bool verify = false;
+    // Before each write, check the page's header on its own (magic, index, checksum), without a
+    // generation table: a writer that does not know what was written last (a destination's
+    // guest) still must not hide a torn or damaged page by rewriting it. A bad header is recorded
+    // and stops every writer, as with `verify` (which implies this check).
+    bool check_header = false;
     // Time each page write (clock_gettime around it) into latency histograms (mm_dirty -L).
     bool record_latency = false;
     uint64_t seed = 0x6d69676d6f6e;  // random pattern's seed (thread t uses seed + t)
@@ -130,6 +140,19 @@ class PageWriter {
   // Latency of page writes so far (record_latency), merged over threads.
   LatencyHistogram Latency() const;
 
+  // The writes since the last ResetWriteSpan() (or Start()): when the first slice holding one
+  // began and the last one ended (CLOCK_MONOTONIC ns, within a slice: ~1 ms), and how many pages
+  // were written. With `verify`/`check_header` each of those writes was checked first. All zero
+  // when there were none.
+  struct WriteSpan {
+    int64_t first_ns = 0;
+    int64_t last_ns = 0;
+    uint64_t pages = 0;
+  };
+  WriteSpan Span() const;
+  // Starts a new span. Call while paused (Pause() returned), stopped or before Start().
+  void ResetWriteSpan();
+
   // Checks every page: VerifyPage, plus (when verify is on) the expected generation. Call while
   // paused or stopped. Returns the number of bad pages; the first is described in `why`.
   uint64_t VerifyAll(std::string* why) const;
@@ -145,6 +168,8 @@ class PageWriter {
   struct alignas(64) ThreadState {
     std::atomic<uint64_t> pages_written{0};
     std::atomic<uint64_t> busy_ns{0};
+    std::atomic<int64_t> span_first_ns{0};  // WriteSpan, this thread's part
+    std::atomic<int64_t> span_last_ns{0};
     LatencyHistogram latency;
     std::thread thread;
   };
@@ -156,6 +181,7 @@ class PageWriter {
   size_t pages_;
   Options options_;
   std::vector<uint64_t> generation_;  // last generation written per page (verify only)
+  uint64_t span_base_pages_ = 0;      // PagesWritten() at ResetWriteSpan()
   std::vector<std::unique_ptr<ThreadState>> threads_;
 
   std::atomic<bool> stop_{false};

@@ -16,6 +16,7 @@
 //     EXPECT_THAT(run.migration, SetupTime(Lt(50ms)));
 //     EXPECT_THAT(run.migration, NoIterationStallAbove(50ms));
 //     EXPECT_THAT(run.migration, Iterations(Le(5u)));
+//     EXPECT_THAT(run.migration, PagesResent(Gt(0u)));   // sent again after the first pass
 //     EXPECT_THAT(run.migration, Converged());
 //     EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(5ms)));  // or Average(), Max()
 //     EXPECT_THAT(run.migration, Bandwidth(Ge(1000.0)));                      // MiB/s, average
@@ -85,6 +86,15 @@ internal::FigureMatcher<MigrationResult, Duration> SetupTime(M inner) {
 template <typename M>
 internal::FigureMatcher<MigrationResult, size_t> Iterations(M inner) {
   return {internal::IterationsSpec(), testing::MatcherCast<size_t>(inner)};
+}
+
+// The pages sent again after the first full pass: by the later precopy rounds and the
+// stop-and-copy, what the guest dirtied while it was being copied. Every completed precopy has a
+// round after the first (the stop-and-copy), so Iterations(Ge(2u)) says nothing about dirtying;
+// this does: 0 for a guest that wrote nothing. Needs the per-iteration page counts.
+template <typename M>
+internal::FigureMatcher<MigrationResult, uint64_t> PagesResent(M inner) {
+  return {internal::PagesResentSpec(), testing::MatcherCast<uint64_t>(inner)};
 }
 
 // The average migration bandwidth in MiB/s (per-second samples, else per-iteration figures).

@@ -131,6 +131,9 @@ struct SourceOptions {
   // Test knob: this page is corrupted (a body byte) once a failed migration left the guest here,
   // as a failure path that damages the guest would: the check after the failure must say so.
   int64_t corrupt_page = -1;
+  // Test knob: the writers of the guest a failure left here stop this many ms into
+  // --run-after-failure (the guest's run is then shorter than asked: its figure must say so).
+  int64_t stop_writers_after_ms = -1;
   SlowPhase slow_phase;     // test knob (source or destination side, by phase)
   uint64_t lose_dirty = 0;  // test knob: pages whose dirty tracking breaks at kLoseDirtyIteration
 };
@@ -199,7 +202,7 @@ class Source {
         *m.error += "; the guest runs on the destination, unverified";
       } else {
         // The guest keeps running on the source: a failed precopy leaves it where it was.
-        if (writer_) writer_->Resume();
+        KeepGuestRunning();
         echo_.Open(o_.echo_port);
         guest_kept_ = true;
         if (o_.corrupt_page >= 0 && static_cast<uint64_t>(o_.corrupt_page) < pages_) {
@@ -701,31 +704,56 @@ class Source {
                *m.verified ? "verified" : "NOT verified");
   }
 
+  // After a failed precopy the writers run on (or again, after stop-and-copy paused them). Their
+  // write span starts here, so that how long the guest ran after the failure is measured by its
+  // writers. Resetting it needs them parked: a pause of one slice (~1 ms) at most.
+  void KeepGuestRunning() {
+    if (!writer_) return;
+    writer_->Pause();
+    writer_->ResetWriteSpan();
+    writer_->Resume();
+  }
+
+  // Waits out --run-after-failure, stopping the writers early under --test-stop-writers-after.
+  void LetGuestRun() {
+    int64_t left_ms = o_.run_after_failure_ms;
+    if (o_.stop_writers_after_ms >= 0 && o_.stop_writers_after_ms < left_ms) {
+      SleepInterruptible(o_.stop_writers_after_ms * 1'000'000);
+      writer_->Stop();
+      fmt::print(stderr, "migrate: test knob: the guest's writers stopped {} ms into its run\n",
+                 o_.stop_writers_after_ms);
+      left_ms -= o_.stop_writers_after_ms;
+    }
+    SleepInterruptible(left_ms * 1'000'000);
+    writer_->Stop();
+  }
+
   // The guest the failed migration left here runs on, its writers verifying each page before they
   // rewrite it; then every page is checked. What a VMM's guest console would say, as `guest`.
   void RunGuestAfterFailure() {
-    const uint64_t before = writer_->PagesWritten();
-    const int64_t t0 = MonoNs();
-    SleepInterruptible(o_.run_after_failure_ms * 1'000'000);
-    writer_->Stop();
+    LetGuestRun();
     GuestResult g;
     g.console = "migmon migrate (source): the guest after the failed migration";
-    const double seconds = static_cast<double>(MonoNs() - t0) / 1e9;
-    if (o_.dirty_rate > 0 && writer_->PagesWritten() > before) {
-      g.dirtier_seconds = static_cast<uint64_t>(seconds);
-    }
+    // Measured by the writers: from the first to the last verified rewrite since the failure
+    // (whole seconds, rounded down), not the time we asked the guest to run.
+    const PageWriter::WriteSpan span = writer_->Span();
+    const double seconds = Ms(span.last_ns - span.first_ns) / 1e3;
+    if (span.pages > 0) g.dirtier_seconds = static_cast<uint64_t>(seconds);
     std::string why;
     uint64_t bad = writer_->Errors();
     if (bad > 0) why = writer_->FirstError().value_or("a page did not verify");
     if (bad == 0) bad = writer_->VerifyAll(&why);
     g.verify_errors = bad;
-    g.lines = g.dirtier_seconds.value_or(0);
+    // `lines` counts console lines read; this guest has no console, so none were: 0.
+    g.lines = 0;
     if (bad > 0) {
       g.problems.push_back({.line = 0, .text = "MIGTEST-GUEST-ERROR memory corrupted: " + why});
     }
     guest_after_failure_ = std::move(g);
-    fmt::print(stderr, "migmon migrate: the guest ran on here {:.1f} s after the failure; {}\n",
-               seconds, bad == 0 ? "every page verified" : "memory corrupted: " + why);
+    fmt::print(stderr,
+               "migmon migrate: the guest's writers ran {:.1f} s after the failure ({} pages "
+               "verified and rewritten); {}\n",
+               seconds, span.pages, bad == 0 ? "every page verified" : "memory corrupted: " + why);
   }
 
   void Finish() {
@@ -783,7 +811,8 @@ struct DestinationOptions {
   uint64_t memory = 0;  // when given, guest RAM is allocated (faulted in) before "ready"
   std::string json_file;
   int64_t run_after_ms = 500;
-  int64_t corrupt_page = -1;  // test knob
+  int64_t corrupt_page = -1;    // test knob: a body byte, before the check
+  int64_t corrupt_header = -1;  // test knob: the header's checksum, before the check
 };
 
 class Destination {
@@ -845,6 +874,11 @@ class Destination {
     pages_ = cfg["pages"].get<uint64_t>();
     if (pages_ == 0 || pages_ > (uint64_t{1} << 30)) {
       throw RuntimeError(fmt::format("the source asks for {} pages", pages_));
+    }
+    if (o_.corrupt_header >= 0 && static_cast<uint64_t>(o_.corrupt_header) >= pages_) {
+      throw RuntimeError(
+          fmt::format("--test-corrupt-header: page {} is beyond the guest's {} pages",
+                      o_.corrupt_header, pages_));
     }
     cfg_ = cfg;
     if (cfg.contains("test_slow_phase")) {
@@ -950,12 +984,19 @@ class Destination {
   }
 
   // The guest runs on here for a while (the prober sees it answer, the writers write), then
-  // stops, and every page's content is checked.
+  // stops, and every page's content is checked. The writers check each page's header before they
+  // rewrite it (a rewrite would make a torn header whole again), so every page is checked as it
+  // was at the resume: by the writer that first rewrites it, or here if none did.
   bool RunGuestThenVerify(bool verified, std::string* why) {
     SleepInterruptible(o_.run_after_ms * 1'000'000);
     writer_->Stop();
     std::string bad;
-    if (writer_->VerifyAll(&bad) > 0 && verified) {
+    if (const auto first = writer_->FirstError()) {
+      bad = *first + " (found by the guest's writer, before it rewrote the page)";
+    } else {
+      writer_->VerifyAll(&bad);
+    }
+    if (!bad.empty() && verified) {
       *why = bad;
       return false;
     }
@@ -967,6 +1008,7 @@ class Destination {
     wo.pattern = *WritePatternFromString(cfg_.value("pattern", std::string("sequential")));
     wo.rate_bytes_per_s = cfg_.value("dirty_rate", uint64_t{0});
     wo.threads = cfg_.value("vcpus", 1);
+    wo.check_header = true;  // no rewrite may hide a damaged page (RunGuestThenVerify)
     writer_ = std::make_unique<PageWriter>(mem_->base(), pages_ * kPageSize, wo);
     if (wo.rate_bytes_per_s > 0) writer_->Start();
     echo_.Open(cfg_.value("echo_port", uint16_t{0}));
@@ -999,9 +1041,7 @@ class Destination {
     const json state = json::parse(ch_.ReadPayloadString(h.length), nullptr, false);
     const int64_t t_loaded = MonoNs();
     slow_phase_.At("check");
-    if (o_.corrupt_page >= 0 && static_cast<uint64_t>(o_.corrupt_page) < pages_) {
-      mem_->page(static_cast<uint64_t>(o_.corrupt_page))[40] ^= 0x5a;  // in the body
-    }
+    DamageForTest();
     std::string why;
     bool verified = CheckArrived(state, &why);
     const int64_t t_checked = MonoNs();
@@ -1024,6 +1064,19 @@ class Destination {
     if (!verified) info["error"] = "memory verification failed: " + why;
     SendDone(resume, verified, info);
     Conclude(resume, verified, why);
+  }
+
+  // The test knobs that damage a page after it arrived, before the check: its body
+  // (--test-corrupt-page), or its header's checksum as a torn copy leaves it
+  // (--test-corrupt-header: the generation recorded on arrival stays right, so only a check of
+  // the header itself, before the guest's writers rewrite it, can tell).
+  void DamageForTest() {
+    if (o_.corrupt_page >= 0 && static_cast<uint64_t>(o_.corrupt_page) < pages_) {
+      mem_->page(static_cast<uint64_t>(o_.corrupt_page))[40] ^= 0x5a;  // in the body
+    }
+    if (o_.corrupt_header >= 0) {
+      DamageHeaderForTest(mem_->page(static_cast<uint64_t>(o_.corrupt_header)));
+    }
   }
 
   void RunPostcopy() {
@@ -1163,6 +1216,16 @@ int RunMigrate(int argc, char** argv) {
     app.add_option("--test-corrupt-page", dopt.corrupt_page,
                    "test knob: corrupt this page (destination: before verification; source: once "
                    "a failed migration left the guest here, before --run-after-failure's check)");
+    app.add_option("--test-corrupt-header", dopt.corrupt_header,
+                   "test knob (destination): P: before its check, flip a bit of page P's header "
+                   "checksum, as a copy torn mid-write leaves it (its generation stays right): "
+                   "the run must not verify, naming page P")
+        ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+    app.add_option("--test-stop-writers-after", so.stop_writers_after_ms,
+                   "test knob (source): MS: after a failed precopy, the guest's writers stop MS ms "
+                   "into --run-after-failure while the guest stays up: the result's guest part "
+                   "must show the shorter run (needs --run-after-failure)")
+        ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
     app.add_option("--test-lose-dirty", lose_dirty,
                    "test knob (source): N: at the end of iteration 2, dirty tracking (bitmap or "
                    "uffd-wp) breaks for N pages, i*P/N + P/(2N) of P pages: each is written once "
@@ -1176,6 +1239,12 @@ int RunMigrate(int argc, char** argv) {
                    "send_state, urgent_channel, discard, resume");
     if (auto code = ParseCommandLine(app, argc, argv)) return *code;
     if (dst == src) throw UsageError("give exactly one of -d (destination) and -s (source)");
+    if (dst && so.stop_writers_after_ms >= 0) {
+      throw UsageError("--test-stop-writers-after is a knob of the source (-s)");
+    }
+    if (src && dopt.corrupt_header >= 0) {
+      throw UsageError("--test-corrupt-header is a knob of the destination (-d)");
+    }
     if (dst) {
       dopt.port = static_cast<uint16_t>(port);
       if (app.count("-m") > 0) dopt.memory = ParseSize(size, "memory size") / kPageSize * kPageSize;
@@ -1254,6 +1323,9 @@ int RunMigrate(int argc, char** argv) {
       if (so.drop_after == 0) throw UsageError("--inject-drop-after takes a positive byte count");
     }
     so.corrupt_page = dopt.corrupt_page;
+    if (so.stop_writers_after_ms >= 0 && so.run_after_failure_ms == 0) {
+      throw UsageError("--test-stop-writers-after needs --run-after-failure");
+    }
     InstallSignalHandlers();
     InstallCancelHandler();
     return engine::Source(so).Run();

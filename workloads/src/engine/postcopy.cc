@@ -24,7 +24,7 @@ PostcopyDestination::PostcopyDestination(uint8_t* base, uint64_t pages)
       torn_(pages) {
   const int fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
   if (fd < 0) {
-    throw RuntimeError(
+    throw NoUserfaultfd(
         fmt::format("postcopy needs userfaultfd: {} (root, or vm.unprivileged_userfaultfd=1)",
                     ErrnoText(errno)));
   }

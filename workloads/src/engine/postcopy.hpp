@@ -16,9 +16,16 @@
 
 namespace migtest::engine {
 
+// This process gets no userfaultfd at all (the system call fails: not root and
+// vm.unprivileged_userfaultfd=0, or a kernel without it): postcopy cannot run on this host.
+struct NoUserfaultfd : RuntimeError {
+  using RuntimeError::RuntimeError;
+};
+
 class PostcopyDestination {
  public:
   // Registers [base, base + pages × 4 KiB) with a new userfaultfd. The region must be untouched.
+  // Throws NoUserfaultfd when the host gives none, RuntimeError on any other failure.
   PostcopyDestination(uint8_t* base, uint64_t pages);
   ~PostcopyDestination();
   PostcopyDestination(const PostcopyDestination&) = delete;

@@ -173,6 +173,7 @@ FigureSpec<MigrationResult, Duration> DowntimeDeviceSpec(std::string device);
 FigureSpec<MigrationResult, Duration> TotalTimeSpec();
 FigureSpec<MigrationResult, Duration> SetupTimeSpec();
 FigureSpec<MigrationResult, size_t> IterationsSpec();
+FigureSpec<MigrationResult, uint64_t> PagesResentSpec();
 FigureSpec<MigrationResult, double> BandwidthSpec();
 FigureSpec<ProbeResult, Duration> BlackoutSpec();
 FigureSpec<ProbeResult, uint64_t> PacketsLostSpec();
