@@ -271,6 +271,13 @@ void NameRepeatedRuns(Collected& c, const std::vector<fs::path>& dirs) {
       if (!rel.empty() && *rel.begin() != "..") folder = rel;
     }
     const std::string id = IdOf(r.row);
+    // <side>/run-<k>/<Suite>/<Test>: the Suite/Test part repeats the test's name.
+    const auto dot = id.find('.');
+    if (dot != std::string::npos && folder.filename() == id.substr(dot + 1) &&
+        folder.parent_path().filename() == id.substr(0, dot) &&
+        folder.parent_path().has_parent_path()) {
+      folder = folder.parent_path().parent_path();
+    }
     r.row.test = id + " [" + folder.string() + "]" + r.row.test.substr(id.size());
   }
 }
