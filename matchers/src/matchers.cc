@@ -413,7 +413,12 @@ CheckSpec<MigrationResult> MemoryVerifiedSpec() {
           "does not have destination memory verified equal to the source's",
           [](const MigrationResult& m, std::string* why) {
             if (!m.verified) {
-              *why = Missing(m, "memory verification");
+              // A check that covered part of the memory is no verification; it says how much.
+              auto by = m.config.find("verified_by");
+              *why = by != m.config.end()
+                         ? "whose destination memory was not verified in full (checked by " +
+                               by->second + ")"
+                         : Missing(m, "memory verification");
               return false;
             }
             if (!*m.verified) {

@@ -376,6 +376,8 @@ void to_json(json& j, const GuestResult& v) {
   j = json{{"console", v.console}, {"lines", v.lines}, {"problems", v.problems}};
   Put(j, "dirtier_seconds", v.dirtier_seconds);
   Put(j, "verify_errors", v.verify_errors);
+  Put(j, "pages_checked", v.pages_checked);
+  Put(j, "working_set_pages", v.working_set_pages);
   Put(j, "answered", v.answered);
 }
 
@@ -386,6 +388,8 @@ void from_json(const json& j, GuestResult& v) {
   Get(j, "problems", v.problems);
   Get(j, "dirtier_seconds", v.dirtier_seconds);
   Get(j, "verify_errors", v.verify_errors);
+  Get(j, "pages_checked", v.pages_checked);
+  Get(j, "working_set_pages", v.working_set_pages);
   Get(j, "answered", v.answered);
 }
 

@@ -5,6 +5,7 @@
 // content is an error; only an unreadable file is.
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "migtest/results/parse.hpp"
 
@@ -60,6 +61,44 @@ std::string Clean(const std::string& raw) {
   return out;
 }
 
+// The dirtier's sweeps (migmon mm_dirty --sweep-port): "verify-sweep N: started, T pages in the
+// working set", then "verify-sweep N: checked C of T pages". Only a sweep whose start this console
+// shows counts: a host asks for one once the guest runs where this console was recorded, so its
+// pages were checked there. The best sweep's figures are kept.
+class SweepCoverage {
+ public:
+  void Read(const std::string& line) {
+    static const std::regex kSweep(
+        R"(verify-sweep (\d{1,19}): (?:started, (\d{1,19}) pages in the working set|checked (\d{1,19}) of (\d{1,19}) pages))");
+    std::smatch m;
+    if (line.find("verify-sweep ") == std::string::npos || !std::regex_search(line, m, kSweep)) {
+      return;
+    }
+    const uint64_t id = std::stoull(m[1]);
+    if (m[2].matched) {
+      begun_.insert(id);
+      return;
+    }
+    const uint64_t checked = std::stoull(m[3]), total = std::stoull(m[4]);
+    if (!begun_.contains(id) || total == 0 || checked > total) return;
+    const double coverage = static_cast<double>(checked) / static_cast<double>(total);
+    if (!total_ || coverage > static_cast<double>(checked_) / static_cast<double>(*total_)) {
+      checked_ = checked;
+      total_ = total;
+    }
+  }
+  void Fill(GuestResult& g) const {
+    if (!total_) return;
+    g.pages_checked = checked_;
+    g.working_set_pages = total_;
+  }
+
+ private:
+  std::set<uint64_t> begun_;
+  uint64_t checked_ = 0;
+  std::optional<uint64_t> total_;
+};
+
 }  // namespace
 
 bool IsGuestProblemLine(std::string_view line) {
@@ -75,8 +114,10 @@ GuestResult ParseGuestConsole(std::istream& in, std::string_view console_name) {
   std::string raw;
   uint64_t seconds = 0, corruptions = 0;
   bool dirtier_seen = false;
+  SweepCoverage sweeps;
   while (std::getline(in, raw)) {
     ++g.lines;
+    sweeps.Read(raw);
     if (raw.find("dirty-rate: ") != std::string::npos) {
       ++seconds;
       dirtier_seen = true;
@@ -91,6 +132,7 @@ GuestResult ParseGuestConsole(std::istream& in, std::string_view console_name) {
   }
   if (seconds > 0) g.dirtier_seconds = seconds;
   if (dirtier_seen) g.verify_errors = corruptions;
+  sweeps.Fill(g);
   return g;
 }
 

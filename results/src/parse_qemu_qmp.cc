@@ -242,8 +242,22 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
       const json& info = *last_info;
       m.status = MapStatus(info.at("status").get<std::string>());
       if (auto e = Opt<std::string>(info, "error-desc")) m.error = e;
-      if (auto v = OptMs(info, "total-time")) m.total_time = std::chrono::milliseconds(*v);
-      if (auto v = OptMs(info, "downtime")) m.downtime = std::chrono::milliseconds(*v);
+      // QEMU before 9.0 reports "completed" before it computes total-time and downtime (its
+      // migration_calculate_complete runs after the state changes): a reply in between says 0
+      // for both. No migration completes in 0 ms, so such a reply carries neither figure.
+      const bool not_yet_computed =
+          m.status == Status::kCompleted && OptMs(info, "total-time") == 0;
+      if (auto v = OptMs(info, "total-time"); v && !not_yet_computed) {
+        m.total_time = std::chrono::milliseconds(*v);
+      }
+      if (auto v = OptMs(info, "downtime"); v && !not_yet_computed) {
+        m.downtime = std::chrono::milliseconds(*v);
+      }
+      if (not_yet_computed) {
+        m.config["qmp_note"] =
+            "the last reply says completed with total-time 0: QEMU had not computed total-time "
+            "and downtime yet (QEMU < 9.0), so neither is known";
+      }
       if (auto v = OptMs(info, "setup-time")) m.setup_time = std::chrono::milliseconds(*v);
       if (auto v = OptMs(info, "expected-downtime")) {
         m.expected_downtime = std::chrono::milliseconds(*v);

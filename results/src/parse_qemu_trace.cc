@@ -167,6 +167,7 @@ class TraceReader {
   size_t events() const { return events_; }
 
  private:
+  void DowntimeBreakdown(MigrationResult& m, std::vector<std::string>& notes) const;
   // False when a known event's arguments do not read as QEMU prints them.
   bool Take(const Event& e) {
     const std::string_view n = e.name;
@@ -240,6 +241,49 @@ class TraceReader {
   LatencyDistribution fault_latency_;
 };
 
+// The downtime: the source's checkpoints, then the destination's, each side in the order QEMU
+// logged them (one thread per side logs them in program order), from the source's stop to the
+// destination's vCPUs running; a phase ends at each checkpoint. A checkpoint logged with a time
+// before its predecessor's (a side's clock read late, the sides' clocks apart) makes no phase: the
+// phase is absent and a note says which, rather than a negative or reordered figure.
+void TraceReader::DowntimeBreakdown(MigrationResult& m, std::vector<std::string>& notes) const {
+  std::vector<Checkpoint> cps = checkpoints_;
+  std::stable_sort(cps.begin(), cps.end(), [](const Checkpoint& a, const Checkpoint& b) {
+    return !a.name.starts_with("dst-") && b.name.starts_with("dst-");
+  });
+  auto begin = std::find_if(cps.begin(), cps.end(),
+                            [](const Checkpoint& c) { return c.name == "src-downtime-start"; });
+  if (begin == cps.end()) {
+    notes.push_back(checkpoints_.empty()
+                        ? "no vmstate_downtime_checkpoint events: no downtime breakdown"
+                        : "no src-downtime-start checkpoint: no downtime breakdown");
+    return;
+  }
+  auto end =
+      std::find_if(begin, cps.end(), [](const Checkpoint& c) { return IsVmStarted(c.name); });
+  auto last = end != cps.end() ? end : std::prev(cps.end());
+  for (auto it = std::next(begin); it <= last && it != cps.end(); ++it) {
+    const Checkpoint& before = *std::prev(it);
+    if (it->us < before.us) {
+      notes.push_back(fmt::format("checkpoint {} is {} us before {}, its predecessor: no {} phase",
+                                  it->name, before.us - it->us, before.name, PhaseName(it->name)));
+      continue;
+    }
+    m.downtime_breakdown.push_back({PhaseName(it->name), Duration(it->us - before.us)});
+  }
+  if (end == cps.end()) {
+    notes.push_back("no destination vm-started checkpoint: no guest pause, the breakdown ends at " +
+                    last->name);
+  } else if (end->us < begin->us) {
+    notes.push_back(fmt::format("checkpoint {} is {} us before src-downtime-start: no guest pause",
+                                end->name, begin->us - end->us));
+  } else {
+    m.guest_pause = Duration(end->us - begin->us);
+    m.config["guest_pause_from"] =
+        fmt::format("QEMU trace checkpoints src-downtime-start → {}", end->name);
+  }
+}
+
 RunResult TraceReader::Result(std::string_view source) const {
   RunResult run;
   run.format = Format::kQemuTrace;
@@ -300,34 +344,7 @@ RunResult TraceReader::Result(std::string_view source) const {
     notes.push_back("no savevm_section events: stalls unknown");
   }
 
-  // The downtime: every checkpoint of both sides in time order, from the source's stop to the
-  // destination's vCPUs running; a phase ends at each checkpoint.
-  std::vector<Checkpoint> cps = checkpoints_;
-  std::stable_sort(cps.begin(), cps.end(),
-                   [](const Checkpoint& a, const Checkpoint& b) { return a.us < b.us; });
-  auto begin = std::find_if(cps.begin(), cps.end(),
-                            [](const Checkpoint& c) { return c.name == "src-downtime-start"; });
-  if (begin != cps.end()) {
-    auto end =
-        std::find_if(begin, cps.end(), [](const Checkpoint& c) { return IsVmStarted(c.name); });
-    auto last = end != cps.end() ? end : std::prev(cps.end());
-    for (auto it = std::next(begin); it <= last && it != cps.end(); ++it) {
-      m.downtime_breakdown.push_back({PhaseName(it->name), Duration(it->us - std::prev(it)->us)});
-    }
-    if (end != cps.end()) {
-      m.guest_pause = Duration(end->us - begin->us);
-      m.config["guest_pause_from"] =
-          fmt::format("QEMU trace checkpoints src-downtime-start → {}", end->name);
-    } else {
-      notes.push_back(
-          "no destination vm-started checkpoint: no guest pause, the breakdown ends at " +
-          last->name);
-    }
-  } else if (!checkpoints_.empty()) {
-    notes.push_back("no src-downtime-start checkpoint: no downtime breakdown");
-  } else {
-    notes.push_back("no vmstate_downtime_checkpoint events: no downtime breakdown");
-  }
+  DowntimeBreakdown(m, notes);
 
   m.downtime_devices = devices_;
   std::stable_sort(

@@ -35,10 +35,16 @@ std::string FormatNumber(double v) {
 }
 
 std::string Summary(const MigrationResult& m) {
+  // A figure the VMM did not report is said to be missing, never printed as a number.
   std::string s = std::string(ToString(m.status));
-  if (m.total_time) s += fmt::format(" in {}", FormatDuration(*m.total_time));
+  if (m.total_time) {
+    s += fmt::format(" in {}", FormatDuration(*m.total_time));
+  } else if (m.status == Status::kCompleted) {
+    s += " (total time not reported)";
+  }
   if (m.error) s += fmt::format(" ({})", *m.error);
-  s += fmt::format(", downtime {}", m.downtime ? FormatDuration(*m.downtime) : "unknown");
+  s += m.downtime ? fmt::format(", downtime {}", FormatDuration(*m.downtime))
+                  : std::string(", downtime not reported");
   if (m.guest_pause) s += fmt::format(" (guest paused {})", FormatDuration(*m.guest_pause));
   if (!m.iterations.empty()) s += fmt::format(", {} iterations", m.iterations.size());
   // The worst dirty-bitmap sync is the first thing to look at when downtime or stalls break an

@@ -290,6 +290,13 @@ TEST(MemoryVerifiedTest, Verdicts) {
   EXPECT_EQ(Explain(MemoryVerified(), m),
             "whose destination memory verified (checked by the guest's dirtier on the "
             "destination (64 MiB working set, 3 s))");
+  // Part of it checked: no verification, and the explanation gives the coverage.
+  m.verified.reset();
+  m.config["verified_by"] = "the guest's dirtier: 45219 of 65536 pages (68.9 %) checked";
+  EXPECT_FALSE(Matches(MemoryVerified(), m));
+  EXPECT_EQ(Explain(MemoryVerified(), m),
+            "whose destination memory was not verified in full (checked by the guest's dirtier: "
+            "45219 of 65536 pages (68.9 %) checked)");
 }
 
 TEST(BandwidthTest, AverageOfSamplesThenIterations) {

@@ -7,11 +7,16 @@
 
 #include <fstream>
 #include <migtest/fixtures.hpp>
+#include <migtest/fixtures/qemu.hpp>
+#include <migtest/matchers.hpp>
+#include <migtest/results/parse.hpp>
+#include <sstream>
 
 namespace migtest {
 namespace {
 
 using namespace std::chrono_literals;
+using ::testing::HasSubstr;
 
 class QemuBackendTest : public MigrationTest {
  protected:
@@ -88,6 +93,93 @@ TEST_F(QemuBackendTest, FindQemuReportsTheVersion) {
   if (q->major < 10 && !InCi())
     GTEST_SKIP() << q->version << ": the suite wants QEMU 10 (ci/install-qemu)";
   EXPECT_GE(q->major, 10) << "ci/install-qemu installs QEMU 10 from bookworm-backports";
+}
+
+// The pieces that judge a run, on results made by hand (no QEMU needed).
+
+// A guest console after a completed migration: the dirtier's lines, its sweep as far as `checked`.
+RunResult GuestRun(const std::string& sweep) {
+  RunResult run;
+  run.migration.emplace();
+  run.migration->format = Format::kQemuQmp;
+  run.migration->status = Status::kCompleted;
+  std::istringstream console(
+      "dirty-rate: 100 (MB/s), time (ms): 1000, load: 9.00%\n"
+      "verify-sweep 1: started, 65536 pages in the working set\n" +
+      sweep + "dirty-rate: 100 (MB/s), time (ms): 1000, load: 9.00%\n");
+  run.guest = ParseGuestConsole(console, "destination.stdout.log");
+  VerifiedByGuest(run, 256);
+  return run;
+}
+
+std::string Explain(const RunResult& run, bool* matched) {
+  testing::StringMatchResultListener why;
+  *matched = testing::ExplainMatchResult(MemoryVerified(), run.migration, &why);
+  return why.str();
+}
+
+TEST(VerifiedByGuestTest, APartialSweepIsNoVerificationAndSaysItsCoverage) {
+  RunResult run = GuestRun("verify-sweep 1: checked 45219 of 65536 pages\n");
+  EXPECT_FALSE(run.migration->verified) << "69 % checked: not verified (absent), not true";
+  bool matched = true;
+  const std::string why = Explain(run, &matched);
+  EXPECT_FALSE(matched);
+  EXPECT_THAT(why, HasSubstr("not verified in full"));
+  EXPECT_THAT(why, HasSubstr("45219 of 65536 pages (68.9 %) checked after the migration"));
+  EXPECT_THAT(why, HasSubstr("256 MiB working set"));
+}
+
+TEST(VerifiedByGuestTest, AFullSweepVerifies) {
+  RunResult run = GuestRun("verify-sweep 1: checked 65536 of 65536 pages in 2210 ms\n");
+  EXPECT_EQ(run.migration->verified, true);
+  bool matched = false;
+  EXPECT_THAT(Explain(run, &matched), HasSubstr("65536 of 65536 pages (100.0 %)"));
+  EXPECT_TRUE(matched);
+}
+
+TEST(VerifiedByGuestTest, NoSweepIsNoVerification) {
+  RunResult run = GuestRun("");
+  run.guest->pages_checked.reset();  // a console with no sweep at all
+  run.guest->working_set_pages.reset();
+  VerifiedByGuest(run, 256);
+  EXPECT_FALSE(run.migration->verified);
+  bool matched = true;
+  EXPECT_THAT(Explain(run, &matched), HasSubstr("reported no sweep"));
+  EXPECT_FALSE(matched);
+}
+
+TEST(VerifiedByGuestTest, ACorruptedPageFailsWhateverTheCoverage) {
+  RunResult run = GuestRun(
+      "verify-sweep 1: checked 100 of 65536 pages\n"
+      "migmon mm_dirty: memory corrupted: page 4000: generation 3 but 4 was written last\n");
+  EXPECT_EQ(run.migration->verified, false);
+  EXPECT_THAT(*run.migration->error, HasSubstr("destination.stdout.log:4: migmon mm_dirty"));
+}
+
+// break-link: `ss -K` exits 0 when it kills nothing; its output is the proof.
+TEST(KilledSocketsTest, CountsTheSocketsSsListed) {
+  std::istringstream out(
+      "Netid State Recv-Q Send-Q Local Address:Port  Peer Address:Port Process\n"
+      "tcp   ESTAB 0      0          127.0.0.1:4444     127.0.0.1:35482       \n"
+      "tcp   ESTAB 0      0          127.0.0.1:35470    127.0.0.1:4444        \n");
+  const nlohmann::json record = KilledSockets(out, "ss -K ( sport = :4444 )");
+  EXPECT_EQ(record["sockets_killed"], 2);
+  EXPECT_EQ(record["sockets"][1],
+            "tcp   ESTAB 0      0          127.0.0.1:35470    127.0.0.1:4444");
+  EXPECT_EQ(record["filter"], "ss -K ( sport = :4444 )");
+}
+
+TEST(KilledSocketsTest, NoneKilledIsAnErrorNamingTheFilter) {
+  std::istringstream header_only(
+      "Netid State Recv-Q Send-Q Local Address:Port Peer Address:PortProcess\n");
+  try {
+    (void)KilledSockets(header_only, "ss -K ( dport = :4444 or sport = :4444 )");
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("'ss -K ( dport = :4444 or sport = :4444 )' killed no socket"));
+  }
+  std::istringstream nothing("");
+  EXPECT_THROW((void)KilledSockets(nothing, "ss -K x"), std::runtime_error);
 }
 
 }  // namespace

@@ -118,6 +118,40 @@ TEST(GuestConsoleTest, AnUnreadableFileIsAParseErrorNamingIt) {
   }
 }
 
+// The dirtier's sweep (mm_dirty --sweep-port): the coverage is the sweep's last count, and only a
+// sweep whose start this console shows counts (a count whose start is not here began elsewhere).
+GuestResult Sweeps(const std::string& text) {
+  std::istringstream console(text);
+  return ParseGuestConsole(console, "destination.stdout.log");
+}
+
+TEST(GuestConsoleTest, ASweepsCoverageIsItsLastCount) {
+  GuestResult g = Sweeps(
+      "dirty-rate: 50 (MB/s), time (ms): 1000, load: 3.00%\n"
+      "verify-sweep 1: started, 16384 pages in the working set\n"
+      "verify-sweep 1: checked 11300 of 16384 pages\n");
+  EXPECT_EQ(g.pages_checked, 11300u);
+  EXPECT_EQ(g.working_set_pages, 16384u);
+  g = Sweeps(
+      "verify-sweep 1: started, 16384 pages in the working set\n"
+      "verify-sweep 1: checked 11300 of 16384 pages\n"
+      "[   9.1] random: crng init done verify-sweep 1: checked 16384 of 16384 pages in 812 ms\n");
+  EXPECT_EQ(g.pages_checked, 16384u);
+  EXPECT_EQ(g.working_set_pages, 16384u);
+}
+
+TEST(GuestConsoleTest, ASweepThatDidNotStartHereOrMakesNoSenseIsNoCoverage) {
+  EXPECT_FALSE(Sweeps("verify-sweep 1: checked 16384 of 16384 pages in 812 ms\n").pages_checked);
+  EXPECT_FALSE(Sweeps("verify-sweep 1: started, 4 pages in the working set\n"
+                      "verify-sweep 1: checked 5 of 4 pages\n"
+                      "verify-sweep 1: checked 0 of 0 pages\n"
+                      "verify-sweep 1: checked 99999999999999999999 of 4 pages\n")
+                   .pages_checked);
+  GuestResult none = Sweeps("dirty-rate: 50 (MB/s), time (ms): 1000, load: 3.00%\n");
+  EXPECT_FALSE(none.pages_checked);
+  EXPECT_FALSE(none.working_set_pages);
+}
+
 TEST(GuestConsoleTest, RoundTripsThroughResultJson) {
   RunResult run;
   run.guest = GuestResult{.console = "/a/destination.stdout.log",
@@ -125,9 +159,13 @@ TEST(GuestConsoleTest, RoundTripsThroughResultJson) {
                           .problems = {{1, "list_del corruption"}, {49, "Kernel panic - x"}},
                           .dirtier_seconds = 3,
                           .verify_errors = 0,
+                          .pages_checked = 11300,
+                          .working_set_pages = 16384,
                           .answered = false};
   nlohmann::json j = run;
   EXPECT_EQ(j["guest"]["problems"][1]["line"], 49);
+  EXPECT_EQ(j["guest"]["pages_checked"], 11300);
+  EXPECT_EQ(j["guest"]["working_set_pages"], 16384);
   EXPECT_EQ(j["guest"]["answered"], false);
   EXPECT_EQ(j.get<RunResult>(), run);
   RunResult empty;

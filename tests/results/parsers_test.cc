@@ -414,6 +414,38 @@ TEST(QmpParserTest, FailedReplyKeepsTheErrorAndHasNoDowntime) {
   EXPECT_THAT(m.total_time, Optional(milliseconds(2200)));
 }
 
+// QEMU 7.2 (Debian 12) says "completed" before it has computed total-time and downtime: a poll
+// in between reads 0 for both (a real 7.2 run's completed reply, with the figures it would have
+// carried a moment earlier). Neither is known, so neither is in the result, nor printed as 0.
+constexpr const char* kQemu72Completing =
+    R"({"data":{"status":"completed"},"event":"MIGRATION","migtest-side":"source","timestamp":{"microseconds":980084,"seconds":1796401612}}
+{"id":67,"migtest-side":"source","return":{"downtime":0,"ram":{"dirty-pages-rate":0,"dirty-sync-count":3,"duplicate":93767,"mbps":0,"normal":37634,"pages-per-second":33386,"remaining":0,"total":537403392,"transferred":155294338},"setup-time":5,"status":"completed","total-time":0}}
+)";
+
+TEST(QmpParserTest, Qemu72CompletedReplyBeforeItsFiguresHasNeither) {
+  std::istringstream in(kQemu72Completing);
+  RunResult run = Parse(in, Format::kQemuQmp, "qmp-transcript.jsonl");
+  const auto& m = *run.migration;
+  EXPECT_EQ(m.status, Status::kCompleted);
+  EXPECT_EQ(m.total_time, std::nullopt);
+  EXPECT_EQ(m.downtime, std::nullopt);
+  EXPECT_THAT(m.config.at("qmp_note"), ::testing::HasSubstr("total-time 0"));
+  EXPECT_THAT(Summary(m),
+              ::testing::StartsWith("completed (total time not reported), downtime not reported,"));
+  EXPECT_FALSE(nlohmann::json(m).contains("total_time_ms"));
+}
+
+TEST(QmpParserTest, Qemu72FiguresComeFromTheReplyAfterIt) {
+  std::istringstream in(
+      std::string(kQemu72Completing) +
+      R"({"id":68,"migtest-side":"source","return":{"downtime":72,"ram":{"dirty-sync-count":3},"setup-time":5,"status":"completed","total-time":3235}})");
+  const auto& m = *Parse(in, Format::kQemuQmp, "qmp-transcript.jsonl").migration;
+  EXPECT_THAT(m.total_time, Optional(milliseconds(3235)));
+  EXPECT_THAT(m.downtime, Optional(milliseconds(72)));
+  EXPECT_FALSE(m.config.contains("qmp_note"));
+  EXPECT_THAT(Summary(m), ::testing::StartsWith("completed in 3235ms, downtime 72ms"));
+}
+
 TEST(QmpParserTest, PostcopyLatencyHistogramBucketsArePowersOfTwoMicroseconds) {
   std::istringstream in(
       R"({"status": "completed", "postcopy-blocktime": 66, "postcopy-latency": 250000,

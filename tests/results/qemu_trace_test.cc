@@ -218,6 +218,31 @@ TEST(QemuTraceParserTest, TruncatedLogKeepsWhatItHas) {
   EXPECT_THAT(m.config.at("trace_note"), HasSubstr("cut.log:"));
 }
 
+// The destination logs loadvm-completed 18 us before the source logs src-downtime-end (its
+// predecessor in the breakdown): no destination-load phase, a note saying why, and the other
+// phases and the pause as measured. Sorting the checkpoints by time would have made up a
+// destination-load phase out of the source's own steps.
+TEST(QemuTraceParserTest, CheckpointsOutOfOrderGiveNoPhaseAndANote) {
+  std::string dst = Slurp(Data("qemu10-trace-precopy-destination.log"));
+  const std::string loaded = "1795829430.554745:vmstate_downtime_checkpoint dst-precopy-loadvm";
+  ASSERT_NE(dst.find(loaded), std::string::npos);
+  dst.replace(dst.find(loaded), 17, "1795829430.498400");
+  std::stringstream in(Slurp(Data("qemu10-trace-precopy-source.log")) + dst);
+  RunResult run = ParseQemuTrace(in, "skewed.log");
+  const MigrationResult& m = *run.migration;
+  EXPECT_THAT(PhaseNames(m),
+              ElementsAre("stop", "iterable-save", "non-iterable-save", "source-complete",
+                          "resume-scheduled", "announce", "vcpu-start"));
+  EXPECT_THAT(m.config.at("trace_note"),
+              HasSubstr("checkpoint dst-precopy-loadvm-completed is 18 us before "
+                        "src-downtime-end, its predecessor: no destination-load phase"));
+  EXPECT_EQ(PhaseTime(m, "source-complete"), microseconds(498418 - 498413));
+  EXPECT_EQ(PhaseTime(m, "resume-scheduled"), microseconds(554751 - 498400));
+  EXPECT_EQ(m.guest_pause, microseconds(554823 - 488798));
+  EXPECT_THAT(ExplainFail(DowntimePhase("destination-load", Lt(milliseconds(1))), m),
+              HasSubstr("destination-load"));
+}
+
 TEST(QemuTraceParserTest, InterleavedStderrChangesNothing) {
   std::string src = Slurp(Data("qemu10-trace-precopy-source.log"));
   std::string noisy;

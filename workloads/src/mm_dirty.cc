@@ -1,8 +1,14 @@
 // migmon mm_dirty: the guest dirtier (mig_mon's sub-command, on PageWriter).
 #include <sys/mman.h>
+#include <sys/socket.h>
 
+#include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <optional>
+#include <vector>
 
 #include "common.hpp"
 #include "page_writer.hpp"
@@ -31,6 +37,101 @@ struct Mapping {
   }
 };
 
+// The expected generation of every page: the writers' hook counts each page's writes (a page is
+// written only by the thread owning its slice; read while the writers are paused).
+struct WriteCounts {
+  std::vector<uint64_t> writes;
+  static void Count(void* self, uint64_t index) {
+    ++static_cast<WriteCounts*>(self)->writes[index];
+  }
+};
+
+// --sweep-port: a datagram "sweep N" makes the dirtier check every page of its working set once
+// more, counting the distinct pages checked since the request: the writers' own checks before
+// each rewrite (the bitmap they set) and the sweep's, a chunk at a time with the writers paused,
+// of the pages they have not rewritten. A host sends it when the guest runs on the destination, so
+// the count is of pages checked after the migration. Console lines (results' guest console
+// parser reads them):
+//   verify-sweep N: started, T pages in the working set
+//   verify-sweep N: checked C of T pages            (each second, and once C is T)
+class Sweeper {
+ public:
+  Sweeper(PageWriter& writer, std::vector<std::atomic<uint64_t>>& checked,
+          const WriteCounts& counts, uint16_t port)
+      : writer_(writer), checked_(checked), counts_(counts), socket_(BindAny(SOCK_DGRAM, port)) {}
+
+  bool sweeping() const { return id_ && cursor_ < writer_.pages(); }
+  uint16_t port() const { return LocalPort(socket_.get()); }
+
+  // A new request starts a sweep (a repeated one is ignored: the host resends until it sees it).
+  void Poll(const Output& out) {
+    char buf[64];
+    const ssize_t n = ::recv(socket_.get(), buf, sizeof buf - 1, MSG_DONTWAIT);
+    if (n <= 0) return;
+    buf[n] = '\0';
+    unsigned long long id = 0;
+    if (std::sscanf(buf, "sweep %llu", &id) != 1 || id == 0 || id == id_) return;
+    writer_.Pause();
+    for (auto& w : checked_) w.store(0, std::memory_order_relaxed);
+    writer_.Resume();
+    id_ = id;
+    cursor_ = 0;
+    reported_done_ = false;
+    started_ns_ = MonoNs();
+    out.Line("verify-sweep {}: started, {} pages in the working set", id_, writer_.pages());
+  }
+
+  // Checks the next pages for about 5 ms with the writers paused. False at the first bad page.
+  bool Step(std::string* why) {
+    if (!sweeping()) return true;
+    writer_.Pause();
+    const int64_t until = MonoNs() + 5'000'000;
+    bool ok = true;
+    for (; ok && cursor_ < writer_.pages() && MonoNs() < until; ++cursor_) {
+      std::atomic<uint64_t>& word = checked_[cursor_ / 64];
+      const uint64_t bit = uint64_t{1} << (cursor_ % 64);
+      if (word.load(std::memory_order_acquire) & bit) continue;  // the writer checked it
+      ok = CheckPage(cursor_, why);
+      word.fetch_or(bit, std::memory_order_relaxed);
+    }
+    writer_.Resume();
+    return ok;
+  }
+
+  // "checked C of T pages" once a second while the sweep runs, and once when it is complete.
+  void Report(const Output& out, bool second) {
+    if (!id_ || reported_done_ || (sweeping() && !second)) return;
+    uint64_t c = 0;
+    for (const auto& w : checked_) c += static_cast<uint64_t>(std::popcount(w.load()));
+    if (sweeping()) {
+      out.Line("verify-sweep {}: checked {} of {} pages", id_, c, writer_.pages());
+      return;
+    }
+    out.Line("verify-sweep {}: checked {} of {} pages in {} ms", id_, c, writer_.pages(),
+             (MonoNs() - started_ns_) / 1'000'000);
+    reported_done_ = true;
+  }
+
+ private:
+  bool CheckPage(uint64_t i, std::string* why) const {
+    const uint8_t* p = writer_.base() + i * kPageSize;
+    if (!VerifyPage(p, i, why)) return false;
+    if (PageGeneration(p) == counts_.writes[i]) return true;
+    *why = fmt::format("page {}: generation {} but {} was written last (a lost write)", i,
+                       PageGeneration(p), counts_.writes[i]);
+    return false;
+  }
+
+  PageWriter& writer_;
+  std::vector<std::atomic<uint64_t>>& checked_;
+  const WriteCounts& counts_;
+  Fd socket_;
+  uint64_t id_ = 0;
+  uint64_t cursor_ = 0;
+  int64_t started_ns_ = 0;
+  bool reported_done_ = false;
+};
+
 int MmDirty(int argc, char** argv) {
   CLI::App app(
       "Dirty memory at a rate and pattern, in 4 KiB steps (also on huge pages). Prints "
@@ -42,6 +143,7 @@ int MmDirty(int argc, char** argv) {
   int threads = 1;
   int64_t corrupt_after_ms = -1;
   int64_t corrupt_page = -1;
+  int sweep_port = -1;
   app.add_option("-m,--memory", size_text, "memory size; bare number = MiB, or K/M/G suffix")
       ->capture_default_str();
   app.add_option("-r,--rate", rate_text, "dirty rate in MiB/s (M/G suffixes; default unlimited)");
@@ -53,7 +155,14 @@ int MmDirty(int argc, char** argv) {
       ->check(CLI::IsMember({"2m", "1g", "2M", "1G"}));
   app.add_option("--duration", duration_s, "stop after this many seconds (default: until signal)")
       ->check(CLI::NonNegativeNumber);
-  app.add_flag("--verify", verify, "check every page before writing it; corruption: exit 3");
+  CLI::Option* verify_flag =
+      app.add_flag("--verify", verify, "check every page before writing it; corruption: exit 3");
+  app.add_option("--sweep-port", sweep_port,
+                 "with --verify: on a UDP datagram 'sweep N' to this port, check every page once "
+                 "more and report the distinct pages checked since (verify-sweep lines); 0: a "
+                 "port the kernel picks, printed")
+      ->check(CLI::Range(0, 65535))
+      ->needs(verify_flag);
   app.add_option("-t,--threads", threads, "writer threads")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -104,7 +213,18 @@ int MmDirty(int argc, char** argv) {
   o.threads = threads;
   o.verify = verify;
   o.record_latency = latency;
+  std::vector<std::atomic<uint64_t>> checked((bytes / kPageSize + 63) / 64);
+  WriteCounts counts;
+  if (sweep_port >= 0) {
+    counts.writes.assign(bytes / kPageSize, 0);
+    o.dirty_bitmap = checked.data();
+    o.hook = &WriteCounts::Count;
+    o.hook_context = &counts;
+  }
   PageWriter writer(map.ptr, bytes, o);
+  std::optional<Sweeper> sweeper;
+  if (sweep_port >= 0) sweeper.emplace(writer, checked, counts, static_cast<uint16_t>(sweep_port));
+  std::string sweep_error;
 
   out.Line("Test memory size: \t{} (MB)", bytes >> 20);
   out.Line("Backend page size: \t{} (Bytes)", huge_bytes ? huge_bytes : kPageSize);
@@ -115,6 +235,7 @@ int MmDirty(int argc, char** argv) {
     out.Line("Dirty memory rate: \tMaximum");
   }
   out.Line("Dirty pattern: \t\t{}", pattern_text);
+  if (sweeper) out.Line("Sweep port: \t\t{} (udp)", sweeper->port());
   const int64_t heat0 = MonoNs();
   writer.Preheat();
   out.Line("Pre-heat: {} pages in {} ms", writer.pages(), (MonoNs() - heat0) / 1'000'000);
@@ -131,7 +252,12 @@ int MmDirty(int argc, char** argv) {
   uint64_t last_pages = 0, last_busy = 0;
   LatencyHistogram last_latency;
   bool corrupted = false;
-  while (!StopRequested() && !writer.Errors()) {
+  while (!StopRequested() && !writer.Errors() && sweep_error.empty()) {
+    if (sweeper) {
+      sweeper->Poll(out);
+      if (!sweeper->Step(&sweep_error)) break;
+      sweeper->Report(out, /*second=*/false);
+    }
     const int64_t now = MonoNs();
     if (now >= end) break;
     if (!corrupted && corrupt_after_ms >= 0 && now - start >= corrupt_after_ms * 1'000'000) {
@@ -158,6 +284,7 @@ int MmDirty(int argc, char** argv) {
         last_latency = all;
       }
       out.Line("{}", line);
+      if (sweeper) sweeper->Report(out, /*second=*/true);
       result.rate_mib_s.push_back(std::round(mib_s * 100) / 100);
       result.load_percent.push_back(std::round(load * 100) / 100);
       last_pages = pages;
@@ -165,7 +292,8 @@ int MmDirty(int argc, char** argv) {
       tick = now;
     }
     const int64_t next = std::min({tick + 1'000'000'000, end});
-    SleepInterruptible(std::min<int64_t>(next - MonoNs(), 10'000'000));
+    const int64_t step = sweeper && sweeper->sweeping() ? 1'000'000 : 10'000'000;
+    SleepInterruptible(std::min<int64_t>(next - MonoNs(), step));
   }
   writer.Stop();
   const int64_t total_ns = MonoNs() - start;
@@ -173,6 +301,10 @@ int MmDirty(int argc, char** argv) {
 
   uint64_t bad = writer.Errors();
   std::string why = writer.FirstError().value_or("");
+  if (bad == 0 && !sweep_error.empty()) {
+    bad = 1;  // the sweep stops at the first bad page
+    why = sweep_error;
+  }
   if (verify && bad == 0) bad = writer.VerifyAll(&why);
 
   if (StopSignal()) out.Line("Stopped by signal {}", StopSignal());

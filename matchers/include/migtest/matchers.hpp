@@ -115,8 +115,12 @@ inline internal::CheckMatcher<MigrationResult> Converged() {
   return internal::CheckMatcher<MigrationResult>(internal::ConvergedSpec());
 }
 
-// The destination checked its memory against the source's and found it equal (the engine checks
-// every page; a real VMM reports no such figure: judge its guest with GuestHealthy()).
+// The destination's memory was checked in full and found equal. The engine checks every page
+// against the source's. On QEMU the guest's dirtier checks its working set (not the rest of the
+// guest): after the migration it sweeps every page of it, and this matches only when it found
+// none corrupted and checked all of them; a partial check fails with its coverage ("11300 of
+// 16384 pages (68.9 %) checked after the migration"), a corrupted page with the dirtier's report.
+// What the rest of the guest made of the migration: GuestHealthy().
 inline internal::CheckMatcher<MigrationResult> MemoryVerified() {
   return internal::CheckMatcher<MigrationResult>(internal::MemoryVerifiedSpec());
 }

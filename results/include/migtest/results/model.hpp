@@ -211,7 +211,11 @@ struct GuestResult {
   std::vector<ConsoleLine> problems{};  // panic, oops, BUG, corruption, MIGTEST-GUEST-ERROR…
   std::optional<uint64_t> dirtier_seconds{};  // the dirtier's per-second lines (nullopt: none)
   std::optional<uint64_t> verify_errors{};    // corruption reports (0: the dirtier ran, none)
-  std::optional<bool> answered{};             // answered the prober after resume (set by fixtures)
+  // Distinct pages of the dirtier's working set it checked after the migration (a sweep the
+  // host asked for once the guest ran here, with the rewrites' own checks), of how many.
+  std::optional<uint64_t> pages_checked{};
+  std::optional<uint64_t> working_set_pages{};
+  std::optional<bool> answered{};  // answered the prober after resume (set by fixtures)
   friend bool operator==(const GuestResult&, const GuestResult&) = default;
 };
 

@@ -92,4 +92,9 @@ GuestResult ParseGuestConsoleFile(const std::filesystem::path& path);
 // console stops waiting at the first one.
 bool IsGuestProblemLine(std::string_view line);
 
+// What `ss` (iproute2) printed: one entry per socket line, trimmed; the header line ("Netid State
+// …" or "State …") and blank lines skipped. `ss -K FILTER` lists the sockets it destroyed and only
+// those: it exits 0 when the kernel destroyed none, so an empty list is the sign.
+std::vector<std::string> ParseSsSockets(std::istream& in);
+
 }  // namespace migtest
