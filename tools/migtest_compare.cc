@@ -1,7 +1,7 @@
 // migtest-compare: A/B verdicts on migration figures that survive noisy runners.
 //
 //   migtest-compare BASELINE_DIR CANDIDATE_DIR [--threshold 5] [--threshold downtime=10]
-//                   [--markdown]
+//                   [--markdown] [--html ab.html]
 //   migtest-compare --history NIGHT_DIR... [--window 5] [--threshold ...] [--markdown]
 //
 // Every result.json and result-*.json under a folder is one run of the test its `test` field
@@ -23,13 +23,19 @@
 // Timing statistics use only runs that completed and were measured (a failed SLO counts: it is a
 // measurement); the outcome table says how many were left out and why.
 //
+// --html PAGE also writes the A/B page (tools/compare/ab_page.cc): the same verdict, findings and
+// comparisons as the text, drawn per test and metric with every run as a dot. The text output and
+// the exit code are as without it; a page that cannot be written is exit 2.
+//
 // Exit code: 0 no regression, 1 a regression, 2 bad input (one line naming the file or test).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -44,6 +50,7 @@
 #include <string_view>
 #include <vector>
 
+#include "compare/ab.hpp"
 #include "compare/stats.hpp"
 #include "migtest/results/json.hpp"
 #include "migtest/results/model.hpp"
@@ -51,6 +58,7 @@
 namespace fs = std::filesystem;
 using migtest::internal::MeanSd;
 using nlohmann::json;
+using namespace migtest::internal::compare;
 
 namespace {
 
@@ -62,64 +70,11 @@ struct BadInput : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct MetricInfo {
-  std::string unit;
-  bool higher_is_better = false;
-};
-
-// The metrics in the order they are printed; `phase:<name>` rows (QEMU trace phases of the
-// downtime) follow in the order the phases first appear.
-const std::vector<std::pair<std::string, MetricInfo>>& KnownMetrics() {
-  static const std::vector<std::pair<std::string, MetricInfo>> metrics = {
-      {"downtime", {"ms", false}},     {"total_time", {"ms", false}},
-      {"iterations", {"", false}},     {"worst_sync", {"ms", false}},
-      {"postcopy_p50", {"us", false}}, {"postcopy_p99", {"us", false}},
-      {"blackout", {"ms", false}},     {"bandwidth", {"MiB/s", true}},
-  };
-  return metrics;
-}
-
-MetricInfo InfoOf(const std::string& metric) {
-  for (const auto& [name, info] : KnownMetrics()) {
-    if (name == metric) return info;
-  }
-  return {"ms", false};  // phase:<name>
-}
-
 bool IsMetricName(const std::string& name) {
   if (name.rfind("phase:", 0) == 0) return name.size() > 6;
   return std::any_of(KnownMetrics().begin(), KnownMetrics().end(),
                      [&](const auto& m) { return m.first == name; });
 }
-
-struct Run {
-  fs::path file;
-  std::map<std::string, double> values;
-  std::string downtime_from;  // which key the downtime came from
-  // What went wrong with it (outcome before timings); its timings count only when TimingsCount.
-  std::vector<migtest::RunProblem> problems;
-  bool timings = true;
-  bool Has(migtest::RunProblem::Kind kind) const {
-    return std::any_of(problems.begin(), problems.end(),
-                       [&](const migtest::RunProblem& p) { return p.kind == kind; });
-  }
-  // A failed run for the failure-rate rule: it did not complete (the harness's failures too), or
-  // its test failed.
-  bool Failed() const {
-    using K = migtest::RunProblem::Kind;
-    return Has(K::kHarness) || Has(K::kNotCompleted) || Has(K::kTestFailed);
-  }
-  // The folder a person opens: the run's own.
-  fs::path Folder() const { return file.parent_path(); }
-};
-
-// One folder's runs by test, and the phase names in the order they first appeared.
-struct Side {
-  fs::path dir;
-  std::map<std::string, std::vector<Run>> tests;
-  std::vector<std::string> phases;
-  size_t runs = 0;
-};
 
 // Reads the object's `<key>_us` (preferred: microsecond precision) or `<key>_ms`, in ms.
 // `where` is the object's path in the document, for the error message.
@@ -334,25 +289,6 @@ Thresholds ParseThresholds(const std::vector<std::string>& args) {
   return t;
 }
 
-enum class Verdict {
-  kRegression,
-  kImprovement,
-  kBelowThreshold,
-  kNotSignificant,
-  kNotComparable,
-  kNoData
-};
-
-struct Comparison {
-  std::string test, metric;
-  std::vector<double> a, b;  // baseline (or the window), candidate (or the newest night)
-  MeanSd sa, sb;
-  std::optional<double> change;  // percent of the baseline mean
-  std::optional<double> p;
-  Verdict verdict = Verdict::kNoData;
-  std::string text;  // the verdict as printed
-};
-
 void Decide(Comparison& c, const Thresholds& thresholds, const std::string& a_name,
             const std::string& b_name) {
   c.sa = migtest::internal::Summarize(c.a);
@@ -392,39 +328,9 @@ void Decide(Comparison& c, const Thresholds& thresholds, const std::string& a_na
   }
 }
 
-// Digits by magnitude: 0.85 ms, 61.2 ms, 1843 ms.
-int Digits(double v) {
-  const double a = std::abs(v);
-  return a < 10 ? 2 : a < 1000 ? 1 : 0;
-}
-std::string Num(double v, int digits) { return fmt::format("{:.{}f}", v, digits); }
-
-// Both sides of a row with the same digits (those of the larger mean).
 // "1 test", "2 tests".
 std::string Count(size_t n, std::string_view noun) {
   return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
-}
-
-std::string MeanCell(const MeanSd& s, const MeanSd& other) {
-  if (s.n == 0) return "-";
-  const int d = Digits(std::max(std::abs(s.mean), other.n ? std::abs(other.mean) : 0.0));
-  return fmt::format("{} ± {} ({})", Num(s.mean, d), Num(s.sd, d), s.n);
-}
-
-std::string ChangeCell(const std::optional<double>& change) {
-  if (!change) return "-";
-  if (std::isinf(*change)) return *change > 0 ? "+inf%" : "-inf%";
-  return fmt::format("{:+.1f}%", *change);
-}
-
-std::string PCell(const std::optional<double>& p) {
-  if (!p) return "-";
-  return *p >= 0.0001 ? fmt::format("{:.4f}", *p) : fmt::format("{:.1e}", *p);
-}
-
-std::string MetricCell(const std::string& metric) {
-  const std::string unit = InfoOf(metric).unit;
-  return unit.empty() ? metric : fmt::format("{} [{}]", metric, unit);
 }
 
 // An aligned text table (first two columns left-aligned), or Markdown.
@@ -540,13 +446,6 @@ void PowerNote(std::vector<std::string>& notes, const std::string& test, size_t 
 
 // ---- Outcomes, judged before any timing ----------------------------------------------------
 
-// One outcome regression of one test: what the rule found, and the candidate runs behind it.
-struct OutcomeFinding {
-  std::string test;
-  std::string what;               // one line: "memory not verified in 3 of 5 candidate runs, …"
-  std::vector<std::string> runs;  // "<run folder>: <why>"
-};
-
 size_t CountIf(const std::vector<Run>& runs, const std::function<bool(const Run&)>& pred) {
   return static_cast<size_t>(std::count_if(runs.begin(), runs.end(), pred));
 }
@@ -576,7 +475,7 @@ void BrokenRuns(const std::string& test, const std::vector<Run>& base, const std
                     migtest::ToString(kind), in_cand, cand.size(), base_name, base.size()),
         {}};
     for (const Run& r : cand) {
-      if (has(r)) f.runs.push_back(fmt::format("{}: {}", r.Folder().string(), WhyOf(r, {kind})));
+      if (has(r)) f.runs.push_back({r.Folder(), WhyOf(r, {kind})});
     }
     out.push_back(std::move(f));
   }
@@ -623,8 +522,7 @@ void FailureRate(const std::string& test, const std::vector<Run>& base,
                      {}};
     for (const Run& r : cand) {
       if (!rule.counts(r)) continue;
-      f.runs.push_back(fmt::format("{}: {}", r.Folder().string(),
-                                   WhyOf(r, {K::kHarness, K::kNotCompleted, K::kTestFailed})));
+      f.runs.push_back({r.Folder(), WhyOf(r, {K::kHarness, K::kNotCompleted, K::kTestFailed})});
     }
     out.push_back(std::move(f));
     return;  // the first kind that fires says it; the second would repeat its runs
@@ -654,7 +552,7 @@ void LostFigures(const std::string& test, const std::vector<Run>& base,
     if (!std::all_of(good_base.begin(), good_base.end(), has)) continue;
     OutcomeFinding f{test, "", {}};
     for (const Run* r : good_cand) {
-      if (!has(r)) f.runs.push_back(fmt::format("{}: no {}", r->Folder().string(), metric));
+      if (!has(r)) f.runs.push_back({r->Folder(), "no " + metric});
     }
     if (f.runs.empty()) continue;
     f.what = fmt::format(
@@ -676,23 +574,6 @@ std::vector<OutcomeFinding> JudgeOutcomes(const std::string& test, const std::ve
   return out;
 }
 
-// "3 (2 not completed, 1 memory not verified)": the runs left out of the timings, and why.
-std::string LeftOut(const std::vector<Run>& runs) {
-  std::map<std::string, size_t> why;
-  size_t n = 0;
-  for (const Run& r : runs) {
-    if (r.timings) continue;
-    ++n;
-    for (const auto& p : r.problems) {
-      if (p.kind != migtest::RunProblem::Kind::kTestFailed) ++why[std::string(ToString(p.kind))];
-    }
-  }
-  if (n == 0) return "0";
-  std::vector<std::string> parts;
-  for (const auto& [k, c] : why) parts.push_back(fmt::format("{} {}", c, k));
-  return fmt::format("{} ({})", n, fmt::join(parts, ", "));
-}
-
 std::vector<std::string> OutcomeRow(const std::string& test, const std::string& side,
                                     const std::vector<Run>& runs) {
   using K = migtest::RunProblem::Kind;
@@ -710,19 +591,6 @@ std::vector<std::string> OutcomeRow(const std::string& test, const std::string& 
           LeftOut(runs)};
 }
 
-const std::vector<std::string>& OutcomeHead() {
-  static const std::vector<std::string> head{"test",
-                                             "side",
-                                             "runs",
-                                             "test failed",
-                                             "failed runs",
-                                             "memory not verified",
-                                             "guest unhealthy",
-                                             "harness failure",
-                                             "left out of timings"};
-  return head;
-}
-
 void PrintFindings(const std::vector<OutcomeFinding>& findings, bool markdown) {
   if (findings.empty()) return;
   std::cout << (markdown ? "\n**outcome regressions** (judged before timings):\n\n"
@@ -730,8 +598,10 @@ void PrintFindings(const std::vector<OutcomeFinding>& findings, bool markdown) {
   for (const auto& f : findings) {
     std::cout << fmt::format("{}REGRESSION {}: {}\n", markdown ? "- **" : "  ",
                              f.test + (markdown ? "**" : ""), f.what);
-    for (const auto& r : f.runs)
-      std::cout << (markdown ? "  - `" : "      ") << r << (markdown ? "`" : "") << "\n";
+    for (const auto& r : f.runs) {
+      std::cout << (markdown ? "  - `" : "      ") << r.folder.string() << ": " << r.why
+                << (markdown ? "`" : "") << "\n";
+    }
   }
 }
 
@@ -742,30 +612,33 @@ std::string FindingList(const std::vector<OutcomeFinding>& findings) {
 }
 
 // The last line: the gate's answer, outcomes first.
-void PrintVerdict(const std::vector<OutcomeFinding>& findings, size_t timing_regressions,
-                  const std::string& timing_list, bool markdown) {
-  std::string line;
-  if (findings.empty() && timing_regressions == 0) {
-    line = "verdict: no regression";
-  } else {
-    std::vector<std::string> parts;
-    if (!findings.empty()) {
-      parts.push_back(fmt::format("the candidate's outcomes regressed ({}): {}",
-                                  Count(findings.size(), "finding"), FindingList(findings)));
-    }
-    if (timing_regressions > 0) {
-      parts.push_back(
-          fmt::format("{} in timings: {}", Count(timing_regressions, "regression"), timing_list));
-    }
-    line = fmt::format("verdict: REGRESSION: {}", fmt::join(parts, "; "));
+std::string VerdictLine(const std::vector<OutcomeFinding>& findings, size_t timing_regressions,
+                        const std::string& timing_list) {
+  if (findings.empty() && timing_regressions == 0) return "verdict: no regression";
+  std::vector<std::string> parts;
+  if (!findings.empty()) {
+    parts.push_back(fmt::format("the candidate's outcomes regressed ({}): {}",
+                                Count(findings.size(), "finding"), FindingList(findings)));
   }
+  if (timing_regressions > 0) {
+    parts.push_back(
+        fmt::format("{} in timings: {}", Count(timing_regressions, "regression"), timing_list));
+  }
+  return fmt::format("verdict: REGRESSION: {}", fmt::join(parts, "; "));
+}
+
+void PrintVerdict(const std::string& line, bool markdown) {
   std::cout << (markdown ? "\n**" + line + "**\n" : line + "\n");
 }
 
-int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
-            const Thresholds& thresholds, bool markdown) {
-  const Side base = Load(baseline_dir);
-  const Side cand = Load(candidate_dir);
+// Both sides judged: outcomes per test, then timings per test and metric.
+Ab ComputeAb(const fs::path& baseline_dir, const fs::path& candidate_dir,
+             const Thresholds& thresholds) {
+  Ab ab;
+  ab.base = Load(baseline_dir);
+  ab.cand = Load(candidate_dir);
+  const Side& base = ab.base;
+  const Side& cand = ab.cand;
   std::vector<std::string> only_base, only_cand;
   for (const auto& [t, runs] : base.tests) {
     if (!cand.tests.contains(t)) only_base.push_back(t);
@@ -794,23 +667,19 @@ int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
     }
   }
   const auto metrics = MetricsOf({&base, &cand});
-  std::vector<Comparison> comparisons;
-  std::vector<std::string> notes;
-  std::vector<OutcomeFinding> findings;
-  std::vector<std::vector<std::string>> outcome_rows;
   for (const auto& [test, base_runs] : base.tests) {
     const auto& cand_runs = cand.tests.at(test);
-    outcome_rows.push_back(OutcomeRow(test, "baseline", base_runs));
-    outcome_rows.push_back(OutcomeRow("", "candidate", cand_runs));
+    ab.outcome_rows.push_back(OutcomeRow(test, "baseline", base_runs));
+    ab.outcome_rows.push_back(OutcomeRow("", "candidate", cand_runs));
     for (auto& f : JudgeOutcomes(test, base_runs, cand_runs, metrics, "baseline")) {
-      findings.push_back(std::move(f));
+      ab.findings.push_back(std::move(f));
     }
-    PowerNote(notes, test, base_runs.size(), cand_runs.size());
+    PowerNote(ab.notes, test, base_runs.size(), cand_runs.size());
     const auto from_a = DowntimeSources(base_runs), from_b = DowntimeSources(cand_runs);
     const bool mixed = from_a.size() > 1 || from_b.size() > 1 ||
                        (from_a != from_b && !from_a.empty() && !from_b.empty());
     if (mixed) {
-      notes.push_back(fmt::format(
+      ab.notes.push_back(fmt::format(
           "{}: downtime is {} in the baseline and {} in the candidate (not the same measurement)",
           test, Join(from_a), Join(from_b)));
     }
@@ -827,49 +696,76 @@ int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
         c.verdict = Verdict::kNotComparable;
         c.text = fmt::format("not comparable: {} vs {}", Join(from_a), Join(from_b));
       }
-      comparisons.push_back(std::move(c));
+      ab.regressions += c.verdict == Verdict::kRegression;
+      ab.improvements += c.verdict == Verdict::kImprovement;
+      ab.comparisons.push_back(std::move(c));
     }
   }
-  size_t regressions = 0, improvements = 0;
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& c : comparisons) {
-    regressions += c.verdict == Verdict::kRegression;
-    improvements += c.verdict == Verdict::kImprovement;
-    std::string verdict = markdown && c.verdict == Verdict::kRegression ? "**REGRESSION**" : c.text;
-    rows.push_back({c.test, MetricCell(c.metric), MeanCell(c.sa, c.sb), MeanCell(c.sb, c.sa),
-                    ChangeCell(c.change), PCell(c.p), verdict});
-  }
-  const std::string rule = fmt::format(
+  ab.rule = fmt::format(
       "outcomes first (a broken guest, unverified memory, an unmeasured run or more failures than "
       "the baseline is a regression); then timings: regression = p < {:g} and a change beyond the "
       "noise threshold ({:g}% unless set per metric) in the bad direction",
       kAlpha, thresholds.global);
+  ab.verdict = VerdictLine(ab.findings, ab.regressions, RegressionList(ab.comparisons));
+  return ab;
+}
+
+// The text (or Markdown) answer: outcome table, findings, timing table, notes, verdict line.
+void PrintAb(const Ab& ab, bool markdown) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : ab.comparisons) {
+    std::string verdict = markdown && c.verdict == Verdict::kRegression ? "**REGRESSION**" : c.text;
+    rows.push_back({c.test, MetricCell(c.metric), MeanCell(c.sa, c.sb), MeanCell(c.sb, c.sa),
+                    ChangeCell(c.change), PCell(c.p), verdict});
+  }
   if (markdown) {
     std::cout << fmt::format(
         "**migtest-compare**: baseline `{}` ({} runs) vs candidate `{}` ({} "
         "runs); {}\n\n",
-        baseline_dir.string(), base.runs, candidate_dir.string(), cand.runs, rule);
+        ab.base.dir.string(), ab.base.runs, ab.cand.dir.string(), ab.cand.runs, ab.rule);
   } else {
     std::cout << fmt::format("baseline  {} ({} runs)\ncandidate {} ({} runs)\n{}\n\n",
-                             baseline_dir.string(), base.runs, candidate_dir.string(), cand.runs,
-                             rule);
+                             ab.base.dir.string(), ab.base.runs, ab.cand.dir.string(), ab.cand.runs,
+                             ab.rule);
   }
   std::cout << (markdown ? "**outcomes** (judged before timings)\n\n"
                          : "outcomes (judged before timings)\n");
-  PrintTable(OutcomeHead(), outcome_rows, markdown);
-  PrintFindings(findings, markdown);
+  PrintTable(OutcomeHead(), ab.outcome_rows, markdown);
+  PrintFindings(ab.findings, markdown);
   std::cout << (markdown ? "\n**timings** (completed, measured runs only)\n\n"
                          : "\ntimings (completed, measured runs only)\n");
   PrintTable({"test", "metric", "baseline mean ± sd (n)", "candidate mean ± sd (n)", "change", "p",
               "verdict"},
              rows, markdown);
   std::cout << fmt::format(
-      "\n{}{}, {}: {}, {}{}\n", markdown ? "\n" : "", Count(base.tests.size(), "test"),
-      Count(comparisons.size(), "comparison"), Count(regressions, "regression"),
-      Count(improvements, "improvement"), regressions ? ": " + RegressionList(comparisons) : "");
-  PrintNotes(notes, markdown);
-  PrintVerdict(findings, regressions, RegressionList(comparisons), markdown);
-  return regressions > 0 || !findings.empty() ? 1 : 0;
+      "\n{}{}, {}: {}, {}{}\n", markdown ? "\n" : "", Count(ab.base.tests.size(), "test"),
+      Count(ab.comparisons.size(), "comparison"), Count(ab.regressions, "regression"),
+      Count(ab.improvements, "improvement"),
+      ab.regressions ? ": " + RegressionList(ab.comparisons) : "");
+  PrintNotes(ab.notes, markdown);
+  PrintVerdict(ab.verdict, markdown);
+}
+
+// The page beside the text: written after it, so that a page that cannot be written still leaves
+// the verdict on stdout; exit 2 then, naming the file and why.
+void WritePage(const Ab& ab, const fs::path& page) {
+  const std::string html = AbPage(ab, page);
+  errno = 0;
+  std::ofstream out(page, std::ios::binary | std::ios::trunc);
+  if (out) out << html;
+  if (out) out.close();
+  if (!out) {
+    throw std::runtime_error(fmt::format("cannot write the A/B page {}: {}", page.string(),
+                                         errno ? std::strerror(errno) : "write failed"));
+  }
+}
+
+int Compare(const fs::path& baseline_dir, const fs::path& candidate_dir,
+            const Thresholds& thresholds, bool markdown, const fs::path& html) {
+  const Ab ab = ComputeAb(baseline_dir, candidate_dir, thresholds);
+  PrintAb(ab, markdown);
+  if (!html.empty()) WritePage(ab, html);
+  return ab.Regressed() ? 1 : 0;
 }
 
 int History(const std::vector<fs::path>& dirs, size_t window, const Thresholds& thresholds,
@@ -986,7 +882,7 @@ int History(const std::vector<fs::path>& dirs, size_t window, const Thresholds& 
                            regressions ? ": " + RegressionList(comparisons) : "");
   PrintFindings(findings, markdown);
   PrintNotes(notes, markdown);
-  PrintVerdict(findings, regressions, RegressionList(comparisons), markdown);
+  PrintVerdict(VerdictLine(findings, regressions, RegressionList(comparisons)), markdown);
   return regressions > 0 || !findings.empty() ? 1 : 0;
 }
 
@@ -1000,6 +896,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> threshold_args;
   bool markdown = false, history = false;
   size_t window = 5;
+  fs::path html;
   app.add_option("DIRS", dirs,
                  "BASELINE_DIR CANDIDATE_DIR, or with --history the nightly folders, oldest first")
       ->required();
@@ -1010,6 +907,9 @@ int main(int argc, char** argv) {
   app.add_flag("--history", history,
                "nightly trend: the mean per folder, and the newest folder tested against the "
                "previous --window folders");
+  app.add_option("--html", html,
+                 "also write the A/B page here: one self-contained HTML file, the verdict first, "
+                 "then per test both sides' runs per metric (the text output is unchanged)");
   app.add_option("--window", window, "with --history: how many nights before the newest to pool")
       ->default_val(5)
       ->check(CLI::PositiveNumber);
@@ -1021,13 +921,16 @@ int main(int argc, char** argv) {
   }
   try {
     const Thresholds thresholds = ParseThresholds(threshold_args);
+    if (history && !html.empty()) {
+      throw BadInput("--html draws an A/B comparison (BASELINE_DIR CANDIDATE_DIR), not --history");
+    }
     if (history) return History(dirs, window, thresholds, markdown);
     if (dirs.size() != 2) {
       throw BadInput(
           fmt::format("expected BASELINE_DIR CANDIDATE_DIR (or --history DIR...), got {} folder{}",
                       dirs.size(), dirs.size() == 1 ? "" : "s"));
     }
-    return Compare(dirs[0], dirs[1], thresholds, markdown);
+    return Compare(dirs[0], dirs[1], thresholds, markdown, html);
   } catch (const std::exception& e) {
     std::cout.flush();
     std::cerr << "migtest-compare: " << e.what() << "\n";

@@ -41,6 +41,7 @@
 
 #include "migtest/results/json.hpp"
 #include "migtest/results/print.hpp"
+#include "report/strip_plot.hpp"
 #include "report/svg.hpp"
 
 namespace fs = std::filesystem;
@@ -796,22 +797,20 @@ std::string StripPlot(const std::string& title, const char* key,
   for (const auto& [name, v] : tests) {
     for (double x : v) hi = std::max(hi, x);
   }
-  const int height = 110 + 48 * static_cast<int>(tests.size());
-  Svg plot(title, {.lo = 0, .hi = hi * 1.1, .label = fmt::format("{} (ms)", key)},
-           {.lo = 0, .hi = static_cast<double>(tests.size()), .label = "runs", .ticks = false}, 860,
-           height);
-  for (size_t i = 0; i < tests.size(); ++i) {
-    const auto& [name, v] = tests[i];
-    const double row = static_cast<double>(tests.size() - i) - 0.5;
+  std::vector<migtest::internal::StripRow> rows;
+  for (const auto& [name, v] : tests) {
+    std::vector<std::string> tooltips;
     for (size_t k = 0; k < v.size(); ++k) {
-      // A small vertical jitter, deterministic, so that equal values stay apart.
-      const double jitter = (static_cast<double>(k % 5) - 2) * 0.06;
-      plot.Dot(v[k], row + jitter, "dot", fmt::format("{}: run {}: {} ms", name, k + 1, Num(v[k])));
+      tooltips.push_back(fmt::format("{}: run {}: {} ms", name, k + 1, Num(v[k])));
     }
-    plot.Label(0, row + 0.5, fmt::format("{} ({} runs)", name, v.size()), "start", 14,
-               "note rowname");
+    rows.push_back({.label = fmt::format("{} ({} runs)", name, v.size()),
+                    .values = v,
+                    .tooltips = std::move(tooltips),
+                    .cls = "dot"});
   }
-  return plot.Finish();
+  return migtest::internal::StripPlot(
+             title, {.lo = 0, .hi = hi * 1.1, .label = fmt::format("{} (ms)", key)}, rows)
+      .Finish();
 }
 
 const char* const kCss = R"(

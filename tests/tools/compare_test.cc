@@ -1,9 +1,11 @@
 // migtest-compare on synthetic result.json trees whose answers are known: the same values on both
-// sides, shifts of 20 % and 2 %, improvements, bad input, and a nightly history.
+// sides, shifts of 20 % and 2 %, improvements, bad input, a nightly history, and the A/B page.
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -16,6 +18,8 @@ namespace migtest {
 namespace {
 
 using namespace std::chrono_literals;
+using ::testing::Contains;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Lt;
 using ::testing::Not;
@@ -534,6 +538,197 @@ TEST_F(CompareTest, AFigureTheCandidateNoLongerReportsIsARegression) {
   // Two measurements of downtime: the verdict says so and judges neither way.
   EXPECT_EQ(Row(p, "PostcopySlo.Busy", "downtime").at(6),
             "not comparable: guest_pause vs downtime");
+}
+
+// ---- The A/B page (--html, issue #21) -----------------------------------------------------------
+
+std::string ReadFile(const fs::path& file) {
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The <figure> of the page whose plot title starts with `title` inside the section of `test`
+// (escaped as the page writes it); "" if none.
+std::string FigureOf(const std::string& page, const std::string& test, const std::string& title) {
+  const auto section = page.find("<h2>" + test + "</h2>");
+  if (section == std::string::npos) return "";
+  const auto end = page.find("</section>", section);
+  for (auto at = page.find("<figure", section); at < end; at = page.find("<figure", at + 1)) {
+    const auto close = page.find("</figure>", at);
+    std::string figure = page.substr(at, close - at);
+    if (figure.find("<text class=\"title\" x=\"78\" y=\"18\">" + title) != std::string::npos) {
+      return figure;
+    }
+  }
+  return "";
+}
+
+// The tooltips of the dots of one CSS class in a figure, in order.
+std::vector<std::string> Dots(const std::string& figure, const std::string& cls) {
+  std::vector<std::string> out;
+  std::regex dot("<circle class=\"" + cls + "\"[^>]*><title>([^<]*)</title>");
+  for (std::sregex_iterator it(figure.begin(), figure.end(), dot), end; it != end; ++it) {
+    out.push_back((*it)[1]);
+  }
+  return out;
+}
+
+class ComparePageTest : public CompareTest {
+ protected:
+  // Three tests: PrecopySlo.Busy's downtime 20 % worse in the candidate (a timing regression),
+  // QemuSlo.Busy's candidate with 3 of 10 runs unverified (outcome findings, runs left out of the
+  // timings), and a test whose name is markup, unchanged. Every run folder has its summary.txt.
+  void WriteRegressedCandidate() {
+    WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+    WriteDowntimes("cand", "PrecopySlo.Busy", Sample(72, 4, 10, 3));
+    WriteDowntimes("base", "QemuSlo.Busy", Sample(40, 4));
+    WriteOutcomes("cand", "QemuSlo.Busy", Sample(40, 4, 10, 3), [](size_t k, json& doc) {
+      if (k % 3 == 1) Unverified(doc);  // runs 2, 5, 8
+    });
+    WriteDowntimes("base", kEvil, Sample(30, 4));
+    WriteDowntimes("cand", kEvil, Sample(30, 4, 10, 2));
+    for (const auto& e : fs::recursive_directory_iterator(root_)) {
+      if (e.path().filename() == "result.json") {
+        std::ofstream(e.path().parent_path() / "summary.txt") << "run summary\n";
+      }
+    }
+  }
+  static constexpr const char* kEvil = "Evil.<script>alert(1)</script>";
+  static constexpr const char* kEvilEscaped = "Evil.&lt;script&gt;alert(1)&lt;/script&gt;";
+};
+
+TEST_F(ComparePageTest, VerdictFirstBothSidesARegressionMarkedAndFindingsLinked) {
+  WriteRegressedCandidate();
+  const fs::path page = root_ / "ab.html";
+  Process& text = Compare();
+  Process& p = Compare({Dir("base"), Dir("cand"), "--html", page.string()});
+  ASSERT_TRUE(text.WaitForExitCode(1, Scaled(30s))) << text.Stdout();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout() << p.LastLine();
+  EXPECT_EQ(p.Stdout(), text.Stdout()) << "--html changes nothing on stdout";
+  EXPECT_TRUE(p.Lines(true).empty()) << p.LastLine();
+  const std::string html = ReadFile(page);
+  ASSERT_FALSE(html.empty()) << page;
+
+  // The verdict first: the text's last line, escaped, before any table or plot.
+  const std::string verdict = p.Lines().back();
+  ASSERT_THAT(verdict, StartsWith("verdict: REGRESSION: the candidate's outcomes regressed"));
+  std::string escaped = verdict;
+  for (auto [from, to] : {std::pair{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"'", "&#39;"}}) {
+    for (size_t at = 0; (at = escaped.find(from, at)) != std::string::npos; at += strlen(to)) {
+      escaped.replace(at, 1, to);
+    }
+  }
+  const auto at = html.find("<p class=\"verdictline\">" + escaped + "</p>");
+  ASSERT_NE(at, std::string::npos) << html;
+  EXPECT_LT(at, html.find("<table"));
+  EXPECT_LT(at, html.find("<svg"));
+  EXPECT_LT(at, html.find("class=\"test\""));
+  // Its timing regression with metric, change and p, before the tests' sections.
+  const auto timing = html.find(
+      R"(<tr class="regression"><td>PrecopySlo.Busy</td><td><a href="#t1-m0">downtime [ms]</a>)");
+  ASSERT_NE(timing, std::string::npos) << html;
+  EXPECT_LT(timing, html.find("class=\"test\""));
+  EXPECT_THAT(html.substr(timing, 300), HasSubstr("<td>+20.0%</td><td>0.0001</td>"));
+
+  // Each finding with its candidate run folders, linked relative to the page (it lies in the
+  // compared folders' parent) to their summary.txt.
+  for (const char* run : {"run-2", "run-5", "run-8"}) {
+    EXPECT_THAT(html, HasSubstr(fmt::format(R"(<a href="cand/QemuSlo/Busy/{}/summary.txt">{})", run,
+                                            Dir("cand") + "/QemuSlo/Busy/" + run)));
+  }
+  EXPECT_THAT(html,
+              HasSubstr("<b>QemuSlo.Busy</b>: memory not verified in 3 of 10 candidate runs"));
+  EXPECT_THAT(html, HasSubstr("<b>QemuSlo.Busy</b>: guest unhealthy in 3 of 10 candidate runs"));
+  EXPECT_THAT(html, HasSubstr("BUG: unable to handle page fault"));
+
+  // A plot per compared metric (downtime and total_time of three tests), one of them marked.
+  EXPECT_EQ(Occurrences(html, "<figure class=\"metric"), 6u);
+  EXPECT_EQ(Occurrences(html, "<svg"), 6u);
+  EXPECT_EQ(Occurrences(html, "<figure class=\"metric regression\""), 1u);
+  const std::string down = FigureOf(html, "PrecopySlo.Busy", "downtime [ms]");
+  ASSERT_FALSE(down.empty()) << html;
+  EXPECT_THAT(down, StartsWith("<figure class=\"metric regression\" id=\"t1-m0\">"));
+  EXPECT_THAT(down, HasSubstr("REGRESSION: downtime +20.0%, p = 0.0001"));
+  EXPECT_THAT(FigureOf(html, "PrecopySlo.Busy", "total_time [ms]"),
+              StartsWith("<figure class=\"metric\""));
+
+  // Both sides labelled, each with its own runs: A the baseline's, B the candidate's.
+  EXPECT_THAT(down, HasSubstr(">A (baseline): 10 runs</text>"));
+  EXPECT_THAT(down, HasSubstr(">B (candidate): 10 runs</text>"));
+  EXPECT_THAT(down, HasSubstr("<span class=\"sideA\">A (baseline)</span> 60.0 ± 1.6 (10)"));
+  EXPECT_THAT(down, HasSubstr("<span class=\"sideB\">B (candidate)</span> 72.0 ± 1.9 (10)"));
+  const auto a = Dots(down, "dotA"), b = Dots(down, "dotB");
+  ASSERT_EQ(a.size(), 10u) << down;
+  ASSERT_EQ(b.size(), 10u) << down;
+  for (const auto& tip : a) EXPECT_THAT(tip, StartsWith("A (baseline) PrecopySlo/Busy/run-"));
+  for (const auto& tip : b) EXPECT_THAT(tip, StartsWith("B (candidate) PrecopySlo/Busy/run-"));
+  EXPECT_THAT(a, Contains(EndsWith(": 57.6 ms")));  // the baseline's smallest
+  EXPECT_THAT(b, Contains(EndsWith(": 74.9 ms")));  // the candidate's largest
+
+  // Runs left out of the timings are drawn apart from the good ones, and counted.
+  const std::string qemu = FigureOf(html, "QemuSlo.Busy", "downtime [ms]");
+  ASSERT_FALSE(qemu.empty()) << html;
+  EXPECT_EQ(Dots(qemu, "dotB").size(), 7u);
+  EXPECT_EQ(Dots(qemu, "dotout").size(), 3u);
+  EXPECT_THAT(qemu, HasSubstr(">B (candidate): 3 left out of timings</text>"));
+  EXPECT_THAT(html, HasSubstr("<td>3 (3 guest unhealthy, 3 memory not verified)</td>"));
+
+  // Every run's summary.txt linked; the hostile name is text; nothing runs.
+  EXPECT_EQ(Occurrences(html, "/summary.txt\">"), 60u + 6u) << "60 runs, 6 finding lines";
+  EXPECT_THAT(html, HasSubstr(std::string("<h2>") + kEvilEscaped + "</h2>"));
+  std::string lower = html;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  EXPECT_EQ(lower.find("<script"), std::string::npos);
+  EXPECT_EQ(lower.find("http"), lower.find("http://www.w3.org/2000/svg")) << "no resource";
+}
+
+TEST_F(ComparePageTest, OutsideTheComparedFoldersLinksAreFileUrls) {
+  WriteRegressedCandidate();
+  const fs::path page = ArtifactDir() / "elsewhere" / "ab.html";
+  fs::create_directories(page.parent_path());
+  Process& p = Compare({Dir("base"), Dir("cand"), "--html", page.string()});
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.LastLine();
+  const std::string html = ReadFile(page);
+  EXPECT_THAT(html, HasSubstr("<a href=\"file://" + fs::canonical(root_).string() +
+                              "/cand/QemuSlo/Busy/run-2/summary.txt\">"));
+}
+
+TEST_F(ComparePageTest, NoRegressionSaysSoAndMarksNoPlot) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(60, 4, 10, 3));
+  const fs::path page = root_ / "ab.html";
+  Process& p = Compare({Dir("base"), Dir("cand"), "--html", page.string()});
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout() << p.LastLine();
+  const std::string html = ReadFile(page);
+  EXPECT_THAT(html, HasSubstr("class=\"verdict clean\">\n<h2>Verdict</h2>\n"
+                              "<p class=\"verdictline\">verdict: no regression</p>"));
+  EXPECT_EQ(Occurrences(html, "<figure class=\"metric\""), 2u);
+  EXPECT_EQ(Occurrences(html, "regression\""), 0u);
+  // Run folders without a summary.txt link the folder itself.
+  EXPECT_THAT(html,
+              HasSubstr("<a href=\"cand/PrecopySlo/Busy/run-10\">PrecopySlo/Busy/run-10</a>"));
+}
+
+TEST_F(ComparePageTest, APageThatCannotBeWrittenIsExitTwoNamingIt) {
+  WriteDowntimes("base", "PrecopySlo.Busy", Sample(60, 4));
+  WriteDowntimes("cand", "PrecopySlo.Busy", Sample(60, 4, 10, 3));
+  const fs::path page = root_ / "no-such-folder" / "ab.html";
+  Process& p = Compare({Dir("base"), Dir("cand"), "--html", page.string()});
+  ASSERT_TRUE(p.WaitForExitCode(2, Scaled(30s))) << p.Stdout();
+  ASSERT_EQ(p.Lines(true).size(), 1u);
+  EXPECT_EQ(p.Lines(true).at(0), "migtest-compare: cannot write the A/B page " + page.string() +
+                                     ": No such file or directory");
+  EXPECT_EQ(p.Lines().back(), "verdict: no regression") << "the text output is still whole";
+
+  Process& history = Compare({"--history", Dir("base"), Dir("cand"), "--html", page.string()});
+  ASSERT_TRUE(history.WaitForExitCode(2, Scaled(30s)));
+  EXPECT_THAT(history.LastLine(), HasSubstr("--html draws an A/B comparison"));
 }
 
 class CompareHistoryTest : public CompareTest {

@@ -3,7 +3,7 @@
 # with a candidate migmon that corrupts one page on the destination (every timing as the
 # baseline's) exits 1 naming the unverified runs; a candidate whose every migration fails exits 1;
 # the baseline against itself exits 0; every run's result.json carries its test's verdict, and
-# migtest-report shows each run folder's own verdict.
+# migtest-report shows each run folder's own verdict; ci/ab writes the A/B page beside the runs.
 # Usage: gate_test.sh SOURCE_DIR BUILD_DIR WORK_DIR
 set -euo pipefail
 src=$1 build=$2 work=$3
@@ -45,6 +45,11 @@ grep -q "REGRESSION $test: memory not verified in 3 of 3 candidate runs, in none
 grep -q "^verdict: REGRESSION: the candidate's outcomes regressed" "$work/corrupting.log" ||
   fail "the verdict line does not say the outcomes regressed"
 grep -q "candidate: 3 failed tests" "$work/corrupting.log" || fail "failed SLOs per side not counted"
+# The A/B page beside the runs, its path on ci/ab's last line, its verdict the text's.
+[ "$(tail -1 "$work/corrupting.log")" = "ci/ab: A/B page $out/ab.html" ] ||
+  fail "ci/ab's last line is not its A/B page: $(tail -1 "$work/corrupting.log")"
+grep -q "<p class=\"verdictline\">verdict: REGRESSION: the candidate&#39;s outcomes regressed" \
+  "$out/ab.html" || fail "$out/ab.html does not say the outcomes regressed"
 # Each run's result.json carries its own test's verdict.
 for k in 1 2 3; do
   dir="$out/candidate/run-$k/PrecopySlo/IdleGuestMigratesWithShortDowntime"
