@@ -540,6 +540,24 @@ TEST_F(CompareTest, AFigureTheCandidateNoLongerReportsIsARegression) {
             "not comparable: guest_pause vs downtime");
 }
 
+TEST_F(CompareTest, AFigureSomeCandidateRunsLackIsNotLost) {
+  // Bandwidth is sampled once a second: a short run has none. Only a figure no candidate run has
+  // is "no longer reported".
+  auto sampled = [](double v) {
+    return json{{"status", "completed"},
+                {"downtime_ms", v},
+                {"total_time_ms", 1500},
+                {"bandwidth_mib_s", {900, 1100}}};
+  };
+  Write("base", "PrecopySlo.Short", Sample(60, 4, 5), sampled);
+  WriteOutcomes("cand", "PrecopySlo.Short", Sample(60, 4, 5, 3), [](size_t k, json& doc) {
+    doc["migration"]["bandwidth_mib_s"] = k == 2 ? json::array() : json{900, 1100};
+  });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  EXPECT_EQ(p.LastLine(), "verdict: no regression");
+}
+
 // ---- The A/B page (--html, issue #21) -----------------------------------------------------------
 
 std::string ReadFile(const fs::path& file) {
