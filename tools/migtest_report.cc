@@ -222,6 +222,8 @@ struct Run {
   Row row;
   json doc;         // the whole result.json, for the plots
   Verdict verdict;  // this run's own (its test's, its folder's JUnit, or its result's)
+  // Whether its times may be drawn among good runs' (migtest::TimingsCount of its problems).
+  bool timings = false;
 };
 
 struct Collected {
@@ -318,6 +320,7 @@ Collected Collect(const std::vector<fs::path>& dirs, std::vector<fs::path> junit
       std::ifstream in(f);
       run.doc = json::parse(in);
       const auto result = run.doc.get<migtest::RunResult>();
+      run.timings = migtest::TimingsCount(migtest::ProblemsOf(result));
       // Each run folder's own verdict: its test's (result.json), else its JUnit file's, else what
       // its result says.
       if (auto own = OwnVerdict(result)) {
@@ -899,7 +902,7 @@ std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
   for (const auto& r : c.runs) {
     if (r.doc.is_null() || count[IdOf(r.row)] < 2) continue;
     // A failed, cancelled, unverified or unhealthy run's times are not drawn among good ones.
-    if (!migtest::TimingsCount(migtest::ProblemsOf(r.doc.get<migtest::RunResult>()))) continue;
+    if (!r.timings) continue;
     const json m = r.doc.value("migration", json::object());
     auto& [down, total] = reps[IdOf(r.row)];
     if (auto v = Number(m, "/downtime_ms"_json_pointer)) down.push_back(*v);
