@@ -439,7 +439,8 @@ TEST(QmpParserTest, Qemu72FiguresComeFromTheReplyAfterIt) {
   std::istringstream in(
       std::string(kQemu72Completing) +
       R"({"id":68,"migtest-side":"source","return":{"downtime":72,"ram":{"dirty-sync-count":3},"setup-time":5,"status":"completed","total-time":3235}})");
-  const auto& m = *Parse(in, Format::kQemuQmp, "qmp-transcript.jsonl").migration;
+  const RunResult run = Parse(in, Format::kQemuQmp, "qmp-transcript.jsonl");
+  const auto& m = *run.migration;
   EXPECT_THAT(m.total_time, Optional(milliseconds(3235)));
   EXPECT_THAT(m.downtime, Optional(milliseconds(72)));
   EXPECT_FALSE(m.config.contains("qmp_note"));
