@@ -264,6 +264,58 @@ void Merge(RunResult& into, const RunResult& from) {
   }
 }
 
+std::optional<JudgedDowntimeFigure> JudgedDowntimeOf(const MigrationResult& m) {
+  if (m.guest_pause) return JudgedDowntimeFigure{*m.guest_pause, DowntimeSource::kGuestPause};
+  if (m.stop_resume_gap) {
+    return JudgedDowntimeFigure{*m.stop_resume_gap, DowntimeSource::kStopResumeGap};
+  }
+  if (m.downtime) return JudgedDowntimeFigure{*m.downtime, DowntimeSource::kReported};
+  return std::nullopt;
+}
+
+std::optional<Duration> JudgedDowntime(const MigrationResult& m) {
+  if (auto j = JudgedDowntimeOf(m)) return j->value;
+  return std::nullopt;
+}
+
+std::string_view ReportedDowntimeName(Format format) {
+  switch (format) {
+    case Format::kQemuDebug:
+    case Format::kQemuQmp:
+    case Format::kQemuTrace:
+      return "QEMU reported";
+    case Format::kCloudHypervisor:
+      return "cloud-hypervisor reported";
+    default:
+      return "VMM reported";
+  }
+}
+
+std::string DescribeDowntimeSource(const MigrationResult& m, DowntimeSource from) {
+  switch (from) {
+    case DowntimeSource::kGuestPause: {
+      auto it = m.config.find("guest_pause_from");
+      return "the guest's pause, from " +
+             (it != m.config.end() ? it->second : std::string("the run's own clocks"));
+    }
+    case DowntimeSource::kStopResumeGap:
+      return "the guest's pause, from the source's STOP event to the destination's RESUME";
+    case DowntimeSource::kReported:
+      break;
+  }
+  if (m.format == Format::kQemuQmp || m.format == Format::kQemuTrace ||
+      m.format == Format::kQemuDebug) {
+    return "QEMU's own figure: the source's side only";
+  }
+  return "the VMM's own figure";
+}
+
+std::optional<Duration> ReportedDowntimeBeside(const MigrationResult& m) {
+  const auto judged = JudgedDowntimeOf(m);
+  if (!judged || judged->from == DowntimeSource::kReported) return std::nullopt;
+  return m.downtime;
+}
+
 std::optional<WorstStallFigure> WorstStall(const MigrationResult& m, StallSources sources) {
   std::optional<WorstStallFigure> worst;
   for (const Iteration& it : m.iterations) {

@@ -34,6 +34,17 @@ std::string FormatNumber(double v) {
   return fmt::format("{:.1f}", v);
 }
 
+std::string DowntimeText(const MigrationResult& m) {
+  const auto judged = JudgedDowntimeOf(m);
+  if (!judged) return "downtime not reported";
+  std::string s = "downtime " + FormatDuration(judged->value);
+  if (judged->from == DowntimeSource::kReported) return s;
+  const std::string_view vmm = ReportedDowntimeName(m.format);
+  s += m.downtime ? fmt::format(" ({} {})", vmm, FormatDuration(*m.downtime))
+                  : fmt::format(" ({} none)", vmm);
+  return s;
+}
+
 std::string Summary(const MigrationResult& m) {
   // A figure the VMM did not report is said to be missing, never printed as a number.
   std::string s = std::string(ToString(m.status));
@@ -43,9 +54,7 @@ std::string Summary(const MigrationResult& m) {
     s += " (total time not reported)";
   }
   if (m.error) s += fmt::format(" ({})", *m.error);
-  s += m.downtime ? fmt::format(", downtime {}", FormatDuration(*m.downtime))
-                  : std::string(", downtime not reported");
-  if (m.guest_pause) s += fmt::format(" (guest paused {})", FormatDuration(*m.guest_pause));
+  s += ", " + DowntimeText(m);
   if (!m.iterations.empty()) s += fmt::format(", {} iterations", m.iterations.size());
   // The worst dirty-bitmap sync is the first thing to look at when downtime or stalls break an
   // SLO, so the one-line summary carries it.

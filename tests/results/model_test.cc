@@ -150,6 +150,33 @@ TEST(WorstStallTest, TheWorstSyncOrReportedStallAndWhatItWas) {
   EXPECT_EQ(WorstStall(m, StallSources::kSyncOnly)->duration, milliseconds(40));
 }
 
+// One meaning of "downtime": the guest's pause when measured, then STOP→RESUME, then the VMM's
+// figure; a printed "downtime" is the judged one, and QEMU's own figure is beside it by name.
+TEST(JudgedDowntimeTest, ThePauseBeatsTheGapBeatsTheVmmsFigure) {
+  MigrationResult m;
+  m.format = Format::kQemuQmp;
+  EXPECT_EQ(JudgedDowntime(m), std::nullopt);
+  EXPECT_EQ(DowntimeText(m), "downtime not reported");
+  m.downtime = milliseconds(22);
+  EXPECT_EQ(JudgedDowntime(m), milliseconds(22));
+  EXPECT_EQ(JudgedDowntimeOf(m)->from, DowntimeSource::kReported);
+  EXPECT_EQ(ReportedDowntimeBeside(m), std::nullopt);
+  EXPECT_EQ(DowntimeText(m), "downtime 22ms");
+  m.stop_resume_gap = microseconds(35'100);
+  EXPECT_EQ(JudgedDowntime(m), microseconds(35'100));
+  EXPECT_EQ(DowntimeText(m), "downtime 35.1ms (QEMU reported 22ms)");
+  m.guest_pause = microseconds(39'700);
+  EXPECT_EQ(JudgedDowntimeOf(m)->from, DowntimeSource::kGuestPause);
+  EXPECT_EQ(ReportedDowntimeBeside(m), milliseconds(22));
+  EXPECT_EQ(DowntimeText(m), "downtime 39.7ms (QEMU reported 22ms)");
+  EXPECT_THAT(Summary(m), ::testing::HasSubstr(", downtime 39.7ms (QEMU reported 22ms)"));
+  m.downtime.reset();
+  EXPECT_EQ(DowntimeText(m), "downtime 39.7ms (QEMU reported none)");
+  m.format = Format::kCloudHypervisor;
+  m.downtime = milliseconds(68);
+  EXPECT_EQ(DowntimeText(m), "downtime 39.7ms (cloud-hypervisor reported 68ms)");
+}
+
 // The results headers alone (no matchers) print results readably in gtest messages and fmt.
 TEST(PrintTest, ResultsPrintAsOneLineSummaries) {
   MigrationResult m;

@@ -258,6 +258,30 @@ std::optional<TestVerdict::Outcome> OutcomeFromString(std::string_view name);
 // prober's and the dirtier's outputs into one RunResult.
 void Merge(RunResult& into, const RunResult& from);
 
+// The downtime every migtest verdict judges and every printer shows under the name "downtime":
+// the guest's pause measured apart from the VMM (guest_pause: QEMU's trace checkpoints), else
+// the gap from the source's STOP to the destination's RESUME, else the VMM's own figure. QEMU's
+// own `downtime` is the source's side only; where it is not what is judged, it is shown beside
+// the judged figure under its own name (ReportedDowntimeName: "QEMU reported").
+enum class DowntimeSource { kGuestPause, kStopResumeGap, kReported };
+struct JudgedDowntimeFigure {
+  Duration value{};
+  DowntimeSource from = DowntimeSource::kReported;
+};
+std::optional<JudgedDowntimeFigure> JudgedDowntimeOf(const MigrationResult& m);
+std::optional<Duration> JudgedDowntime(const MigrationResult& m);
+// What the judged downtime was measured from, for a reader: "the guest's pause (QEMU trace
+// checkpoints src-downtime-start → dst-precopy-bh-vm-started)", "STOP → RESUME", "QEMU's own
+// figure"...
+std::string DescribeDowntimeSource(const MigrationResult& m, DowntimeSource from);
+// The VMM's own downtime figure's name: "QEMU reported", "cloud-hypervisor reported", else
+// "VMM reported".
+std::string_view ReportedDowntimeName(Format format);
+// The VMM's own figure when it is not the judged one (a guest pause or STOP→RESUME gap was
+// measured): shown beside the judged downtime under ReportedDowntimeName. nullopt when the VMM's
+// figure is what is judged, or when it reported none.
+std::optional<Duration> ReportedDowntimeBeside(const MigrationResult& m);
+
 // The longest the migration held the guest's copy still in one go, and what it was: an
 // iteration's dirty-bitmap sync (Iteration::sync_time) or a section the VMM reported as a stall
 // (QEMU DEBUG_SAVEVM, trace events). An iteration's length is not a stall.

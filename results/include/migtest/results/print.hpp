@@ -25,6 +25,11 @@ std::string FormatDuration(Duration d);
 // "200", "0.5": a figure as a person reads it (whole numbers without decimals, else one).
 std::string FormatNumber(double v);
 
+// "downtime 43.0ms (QEMU reported 26ms)": the judged downtime (JudgedDowntime), and the VMM's
+// own figure beside it under its own name when that is not what is judged; "downtime 68ms" when
+// the VMM's figure is the judged one; "downtime not reported".
+std::string DowntimeText(const MigrationResult& m);
+
 std::string Summary(const MigrationResult& m);
 std::string Summary(const ProbeResult& p);
 std::string Summary(const DirtyResult& d);
