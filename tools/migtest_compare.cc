@@ -130,36 +130,53 @@ const json& Object(const json& obj, const std::string& key, const fs::path& file
   return *it;
 }
 
-// A run's figures from result.json's documented keys (a public contract: never renamed).
-Run ReadRun(const fs::path& file, const json& j, std::vector<std::string>& phases) {
+// Which figure the judged downtime is, as its result.json key: "guest_pause", ...
+const char* KeyOf(migtest::DowntimeSource from) {
+  switch (from) {
+    case migtest::DowntimeSource::kGuestPause:
+      return "guest_pause";
+    case migtest::DowntimeSource::kStopResumeGap:
+      return "stop_resume_gap";
+    case migtest::DowntimeSource::kReported:
+      break;
+  }
+  return "downtime";
+}
+
+double MsOf(migtest::Duration d) { return static_cast<double>(d.count()) / 1000.0; }
+
+// A run's figures from result.json's documented keys (a public contract: never renamed), each
+// checked here so that a wrong one is named with its path; `result` is the same file decoded.
+// The downtime and the worst sync are what migtest::JudgedDowntime and WorstStall say they are,
+// as every other printer and matcher reads them.
+Run ReadRun(const fs::path& file, const json& j, const migtest::RunResult& result,
+            std::vector<std::string>& phases) {
   Run run;
   run.file = file;
   const json& m = Object(j, "migration", file);
   const std::string mw = "migration.";
-  // The guest's pause measured apart from the VMM beats QEMU's STOP→RESUME gap, which beats the
-  // VMM's own downtime (for QEMU the source's side only).
-  for (const char* key : {"guest_pause", "stop_resume_gap", "downtime"}) {
-    if (auto v = Millis(m, key, file, mw)) {
-      run.values["downtime"] = *v;
-      run.downtime_from = key;
-      break;
+  for (const char* key : {"guest_pause", "stop_resume_gap", "downtime"}) Millis(m, key, file, mw);
+  if (result.migration) {
+    if (auto judged = migtest::JudgedDowntimeOf(*result.migration)) {
+      run.values["downtime"] = MsOf(judged->value);
+      run.downtime_from = KeyOf(judged->from);
     }
   }
   if (auto v = Millis(m, "total_time", file, mw)) run.values["total_time"] = *v;
   const json& iterations = Array(m, "iterations", file, mw);
   if (!iterations.empty()) run.values["iterations"] = static_cast<double>(iterations.size());
-  std::optional<double> worst;
-  auto consider = [&](std::optional<double> v) {
-    if (v && (!worst || *v > *worst)) worst = v;
-  };
   for (size_t i = 0; i < iterations.size(); ++i) {
-    consider(Millis(iterations[i], "sync", file, fmt::format("{}iterations[{}].", mw, i)));
+    Millis(iterations[i], "sync", file, fmt::format("{}iterations[{}].", mw, i));
   }
   const json& stalls = Array(m, "stalls", file, mw);
   for (size_t i = 0; i < stalls.size(); ++i) {
-    consider(Millis(stalls[i], "duration", file, fmt::format("{}stalls[{}].", mw, i)));
+    Millis(stalls[i], "duration", file, fmt::format("{}stalls[{}].", mw, i));
   }
-  if (worst) run.values["worst_sync"] = *worst;
+  if (result.migration) {
+    if (auto worst = migtest::WorstStall(*result.migration)) {
+      run.values["worst_sync"] = MsOf(worst->duration);
+    }
+  }
   if (auto it = m.find("postcopy_latency_us"); it != m.end() && it->is_object()) {
     const std::string w = mw + "postcopy_latency_us.";
     if (auto v = Number(*it, "p50", file, w)) run.values["postcopy_p50"] = *v;
@@ -235,12 +252,18 @@ Side Load(const fs::path& dir) {
       throw BadInput(
           fmt::format("{}: no \"test\" field naming the test it is a run of", file.string()));
     }
-    Run run = ReadRun(file, j, side.phases);
+    migtest::RunResult result;
     try {
-      run.problems = migtest::ProblemsOf(j.get<migtest::RunResult>());
+      result = j.get<migtest::RunResult>();
     } catch (const json::exception& e) {
+      // A wrong figure among the keys compared is named with its path; anything else as the
+      // decoder says.
+      std::vector<std::string> unused;
+      ReadRun(file, j, {}, unused);
       throw BadInput(fmt::format("{}: not a migtest result: {}", file.string(), e.what()));
     }
+    Run run = ReadRun(file, j, result, side.phases);
+    run.problems = migtest::ProblemsOf(result);
     run.timings = migtest::TimingsCount(run.problems);
     side.tests[test->get<std::string>()].push_back(std::move(run));
     ++side.runs;
@@ -319,6 +342,13 @@ void Decide(Comparison& c, const Thresholds& thresholds, const std::string& a_na
   } else if (std::abs(*c.change) <= threshold) {
     c.verdict = Verdict::kBelowThreshold;
     c.text = fmt::format("within {:g}% threshold", threshold);
+  } else if (const MetricInfo info = InfoOf(c.metric);
+             std::abs(c.sb.mean - c.sa.mean) < info.floor) {
+    // A large percentage of a tiny figure: shown as what it is, not judged.
+    c.verdict = Verdict::kBelowThreshold;
+    const std::string unit = info.unit.empty() ? "" : " " + info.unit;
+    c.text = fmt::format("{:+.2f}{}: below the {:g}{} that is judged", c.sb.mean - c.sa.mean, unit,
+                         info.floor, unit);
   } else if (worse) {
     c.verdict = Verdict::kRegression;
     c.text = "REGRESSION";

@@ -333,6 +333,34 @@ TEST_F(CompareTest, GuestPauseAndTracePhasesAreCompared) {
       << "the largest of iterations[].sync and stalls[].duration";
 }
 
+// A phase of 0.04 ms that became 0.14 ms is +250 % and significant, and still a change no one can
+// act on: shown with its size in ms, not judged. The same shift on a 4 ms phase is judged.
+TEST_F(CompareTest, ATinyPhasesLargePercentageIsBelowWhatIsJudged) {
+  auto phases = [](double tiny_us) {
+    return [tiny_us](double big_us) {
+      return json{{"status", "completed"},
+                  {"downtime_ms", 20},
+                  {"downtime_breakdown",
+                   {{{"phase", "bitmap-sync"}, {"ms", 0}, {"us", std::lround(tiny_us)}},
+                    {{"phase", "source-save"}, {"ms", 0}, {"us", std::lround(big_us)}}}}};
+    };
+  };
+  Write("base", "QemuSlo.Idle", Sample(4000, 2), phases(40));
+  Write("cand", "QemuSlo.Idle", Sample(4000, 2, 10, 3), phases(140));
+  Process& quiet = Compare();
+  ASSERT_TRUE(quiet.WaitForExitCode(0, Scaled(30s))) << quiet.Stdout();
+  auto tiny = Row(quiet, "QemuSlo.Idle", "phase:bitmap-sync");
+  ASSERT_EQ(tiny.size(), 7u) << quiet.Stdout();
+  EXPECT_EQ(tiny[4], "+250.0%");
+  EXPECT_EQ(tiny[6], "+0.10 ms: below the 0.5 ms that is judged");
+
+  // The floor is absolute: a 4 ms phase growing by a millisecond is a regression.
+  Write("cand", "QemuSlo.Idle", Sample(5000, 2, 10, 3), phases(40));
+  Process& loud = Compare();
+  ASSERT_TRUE(loud.WaitForExitCode(1, Scaled(30s))) << loud.Stdout();
+  EXPECT_EQ(Row(loud, "QemuSlo.Idle", "phase:source-save").at(6), "REGRESSION");
+}
+
 TEST_F(CompareTest, LayoutsDifferTheTestFieldDecides) {
   // Baseline: several result-<k>.json in one folder; candidate: <Test>/run-<k>/result.json.
   auto values = Sample(60, 4);

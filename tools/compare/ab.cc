@@ -9,12 +9,16 @@
 
 namespace migtest::internal::compare {
 
+// Half a millisecond: below it, a change in a downtime, a phase or a sync is the runner's jitter
+// (the same QEMU against itself moves sub-millisecond phases by tens of percent).
+constexpr double kMsFloor = 0.5;
+
 const std::vector<std::pair<std::string, MetricInfo>>& KnownMetrics() {
   static const std::vector<std::pair<std::string, MetricInfo>> metrics = {
-      {"downtime", {"ms", false}},     {"total_time", {"ms", false}},
-      {"iterations", {"", false}},     {"worst_sync", {"ms", false}},
-      {"postcopy_p50", {"us", false}}, {"postcopy_p99", {"us", false}},
-      {"blackout", {"ms", false}},     {"bandwidth", {"MiB/s", true}},
+      {"downtime", {"ms", false, kMsFloor}}, {"total_time", {"ms", false, kMsFloor}},
+      {"iterations", {"", false, 0.5}},      {"worst_sync", {"ms", false, kMsFloor}},
+      {"postcopy_p50", {"us", false, 10}},   {"postcopy_p99", {"us", false, 10}},
+      {"blackout", {"ms", false, kMsFloor}}, {"bandwidth", {"MiB/s", true, 1}},
   };
   return metrics;
 }
@@ -23,7 +27,7 @@ MetricInfo InfoOf(const std::string& metric) {
   for (const auto& [name, info] : KnownMetrics()) {
     if (name == metric) return info;
   }
-  return {"ms", false};  // phase:<name>
+  return {"ms", false, kMsFloor};  // phase:<name>
 }
 
 int Digits(double v) {

@@ -94,6 +94,10 @@ struct Ab {
 struct MetricInfo {
   std::string unit;  // "ms", "us", "MiB/s", or "" (a count)
   bool higher_is_better = false;
+  // The smallest change of the mean that is judged, in `unit`: below it a change is within the
+  // clocks' and the runner's jitter whatever its percentage (a 0.04 ms phase that became 0.14 ms
+  // is +255 % and means nothing).
+  double floor = 0;
 };
 // The metrics in the order they are printed; `phase:<name>` rows (QEMU trace phases of the
 // downtime) follow in the order the phases first appear.
