@@ -718,6 +718,68 @@ std::string BreakdownPlot(const json& m, const migtest::MigrationResult& mr) {
   return plot.Finish();
 }
 
+// Per-device downtime (QEMU 10's trace: each device's save on the source and load on the
+// destination while the guest was paused), one row per device, the slowest first: which device
+// to look at when the downtime or one of its phases broke its SLO.
+std::string DevicesPlot(const migtest::MigrationResult& mr) {
+  if (mr.downtime_devices.empty()) return NoData("Per-device downtime");
+  struct Device {
+    double save = 0, load = 0;
+    bool saved = false, loaded = false;
+    double Worst() const { return std::max(save, load); }
+  };
+  std::map<std::string, Device> by_name;
+  for (const auto& d : mr.downtime_devices) {
+    std::string name = d.device;
+    if (d.instance && *d.instance > 0) name += fmt::format(" #{}", *d.instance);
+    Device& dev = by_name[name];
+    if (d.side == "destination") {
+      dev.load += MsOf(d.duration);
+      dev.loaded = true;
+    } else {
+      dev.save += MsOf(d.duration);
+      dev.saved = true;
+    }
+  }
+  std::vector<std::pair<std::string, Device>> devices(by_name.begin(), by_name.end());
+  std::stable_sort(devices.begin(), devices.end(), [](const auto& a, const auto& b) {
+    return a.second.Worst() > b.second.Worst();
+  });
+  constexpr size_t kShown = 10;
+  const size_t more = devices.size() > kShown ? devices.size() - kShown : 0;
+  devices.resize(std::min(devices.size(), kShown));
+  const double hi = std::max(devices.front().second.Worst(), 1e-3);
+  const auto rows = static_cast<double>(devices.size());
+  std::string title = "Per-device downtime: save (source) and load (destination), slowest first";
+  if (more) title += fmt::format(" ({} more not shown)", more);
+  Svg plot(title, {.lo = 0, .hi = hi * 1.6, .label = "time (ms)"},
+           {.lo = 0, .hi = rows, .label = "device", .ticks = false}, 860,
+           110 + static_cast<int>(28 * devices.size()));
+  plot.ReserveLegend();
+  const char* save_fill = kPalette[1];
+  const char* load_fill = kPalette[0];
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const auto& [name, d] = devices[i];
+    const double top = rows - static_cast<double>(i);  // the slowest at the top
+    std::vector<std::string> parts;
+    if (d.saved) {
+      plot.Rect(0, top - 0.5, d.save, top - 0.1, "device",
+                fmt::format("{}: save {}", name, DurMs(d.save)), save_fill);
+      parts.push_back("save " + DurMs(d.save));
+    }
+    if (d.loaded) {
+      plot.Rect(0, top - 0.9, d.load, top - 0.5, "device",
+                fmt::format("{}: load {}", name, DurMs(d.load)), load_fill);
+      parts.push_back("load " + DurMs(d.load));
+    }
+    plot.Label(d.Worst(), top - 0.5, fmt::format("{}: {}", name, fmt::join(parts, ", ")), "start",
+               4);
+  }
+  plot.Legend(78, "save (source)", save_fill);
+  plot.Legend(210, "load (destination)", load_fill);
+  return plot.Finish();
+}
+
 std::string DirtierPlot(const json& j) {
   const json* rates = j.contains("dirty") ? Array(j["dirty"], "rate_mib_s") : nullptr;
   if (!rates) return NoData("Dirtier's achieved rate");
@@ -1019,8 +1081,9 @@ std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
     }
     std::vector<std::string> missing;
     const migtest::MigrationResult mr = r.result.migration.value_or(migtest::MigrationResult{});
-    for (std::string plot : {BytesPlot(m, mr), DirtiedPlot(m), BreakdownPlot(m, mr), DirtierPlot(j),
-                             PostcopyPlot(m), RttPlot(j), SpikesPlot(j)}) {
+    for (std::string plot :
+         {BytesPlot(m, mr), DirtiedPlot(m), BreakdownPlot(m, mr), DevicesPlot(mr), DirtierPlot(j),
+          PostcopyPlot(m), RttPlot(j), SpikesPlot(j)}) {
       if (!plot.empty() && plot[0] == kNoData) {
         missing.push_back(Escape(plot.substr(1)));
       } else {
