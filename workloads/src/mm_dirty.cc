@@ -132,11 +132,7 @@ class Sweeper {
   bool reported_done_ = false;
 };
 
-int MmDirty(int argc, char** argv) {
-  CLI::App app(
-      "Dirty memory at a rate and pattern, in 4 KiB steps (also on huge pages). Prints "
-      "the achieved rate each second; SIGINT/SIGTERM end it with a summary.",
-      "mm_dirty");
+struct MmDirtyOptions {
   std::string size_text = "512", rate_text, pattern_text = "sequential", huge;
   bool latency = false, verify = false, json = false;
   double duration_s = 0;
@@ -144,113 +140,170 @@ int MmDirty(int argc, char** argv) {
   int64_t corrupt_after_ms = -1;
   int64_t corrupt_page = -1;
   int sweep_port = -1;
-  app.add_option("-m,--memory", size_text, "memory size; bare number = MiB, or K/M/G suffix")
+  // From the above: the mapping's size (whole pages), the rate, the pattern, huge pages.
+  size_t bytes = 0;
+  std::optional<uint64_t> rate;
+  WritePattern pattern = WritePattern::kSequential;
+  size_t huge_bytes = 0;
+  int map_flags = MAP_PRIVATE | MAP_ANONYMOUS;
+};
+
+// The command line, checked; an exit code when it is done (help, a usage error).
+std::optional<int> ParseMmDirty(int argc, char** argv, MmDirtyOptions& o) {
+  CLI::App app(
+      "Dirty memory at a rate and pattern, in 4 KiB steps (also on huge pages). Prints "
+      "the achieved rate each second; SIGINT/SIGTERM end it with a summary.",
+      "mm_dirty");
+  app.add_option("-m,--memory", o.size_text, "memory size; bare number = MiB, or K/M/G suffix")
       ->capture_default_str();
-  app.add_option("-r,--rate", rate_text, "dirty rate in MiB/s (M/G suffixes; default unlimited)");
-  app.add_option("-p,--pattern", pattern_text, "sequential | random | once")
+  app.add_option("-r,--rate", o.rate_text, "dirty rate in MiB/s (M/G suffixes; default unlimited)");
+  app.add_option("-p,--pattern", o.pattern_text, "sequential | random | once")
       ->check(CLI::IsMember({"sequential", "random", "once"}))
       ->capture_default_str();
-  app.add_flag("-L,--latency", latency, "record memory-access latencies; histogram at exit");
-  app.add_option("-P,--page-size", huge, "back the memory with huge pages: 2m or 1g")
+  app.add_flag("-L,--latency", o.latency, "record memory-access latencies; histogram at exit");
+  app.add_option("-P,--page-size", o.huge, "back the memory with huge pages: 2m or 1g")
       ->check(CLI::IsMember({"2m", "1g", "2M", "1G"}));
-  app.add_option("--duration", duration_s, "stop after this many seconds (default: until signal)")
+  app.add_option("--duration", o.duration_s, "stop after this many seconds (default: until signal)")
       ->check(CLI::NonNegativeNumber);
   CLI::Option* verify_flag =
-      app.add_flag("--verify", verify, "check every page before writing it; corruption: exit 3");
-  app.add_option("--sweep-port", sweep_port,
+      app.add_flag("--verify", o.verify, "check every page before writing it; corruption: exit 3");
+  app.add_option("--sweep-port", o.sweep_port,
                  "with --verify: on a UDP datagram 'sweep N' to this port, check every page once "
                  "more and report the distinct pages checked since (verify-sweep lines); 0: a "
                  "port the kernel picks, printed")
       ->check(CLI::Range(0, 65535))
       ->needs(verify_flag);
-  app.add_option("-t,--threads", threads, "writer threads")
+  app.add_option("-t,--threads", o.threads, "writer threads")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  app.add_flag("--json", json, "print result.json on stdout at exit (human lines to stderr)");
+  app.add_flag("--json", o.json, "print result.json on stdout at exit (human lines to stderr)");
   // Test knobs, hidden: prove that --verify catches a corrupted page.
-  app.add_option("--corrupt-after-ms", corrupt_after_ms)->group("");
-  app.add_option("--corrupt-page", corrupt_page)->group("");
-  if (auto rc = ParseCommandLine(app, argc, argv)) return *rc;
+  app.add_option("--corrupt-after-ms", o.corrupt_after_ms)->group("");
+  app.add_option("--corrupt-page", o.corrupt_page)->group("");
+  if (auto rc = ParseCommandLine(app, argc, argv)) return rc;
 
-  const uint64_t bytes_asked = ParseSize(size_text, "memory size");
+  const uint64_t bytes_asked = ParseSize(o.size_text, "memory size");
   if (bytes_asked < kPageSize)
-    throw UsageError(fmt::format("memory size '{}' is below one 4 KiB page", size_text));
-  std::optional<uint64_t> rate;
-  if (!rate_text.empty()) {
-    rate = ParseSize(rate_text, "rate");
-    if (*rate == 0) throw UsageError("rate 0 would dirty nothing; omit -r for unlimited");
+    throw UsageError(fmt::format("memory size '{}' is below one 4 KiB page", o.size_text));
+  if (!o.rate_text.empty()) {
+    o.rate = ParseSize(o.rate_text, "rate");
+    if (*o.rate == 0) throw UsageError("rate 0 would dirty nothing; omit -r for unlimited");
   }
-  const WritePattern pattern = *WritePatternFromString(pattern_text);
-  size_t huge_bytes = 0;
-  int map_flags = MAP_PRIVATE | MAP_ANONYMOUS;
-  if (!huge.empty()) {
-    const bool one_g = huge == "1g" || huge == "1G";
-    huge_bytes = one_g ? size_t{1} << 30 : size_t{2} << 20;
-    map_flags |= MAP_HUGETLB | (one_g ? MAP_HUGE_1GB : MAP_HUGE_2MB);
+  o.pattern = *WritePatternFromString(o.pattern_text);
+  if (!o.huge.empty()) {
+    const bool one_g = o.huge == "1g" || o.huge == "1G";
+    o.huge_bytes = one_g ? size_t{1} << 30 : size_t{2} << 20;
+    o.map_flags |= MAP_HUGETLB | (one_g ? MAP_HUGE_1GB : MAP_HUGE_2MB);
   }
-  const size_t align = huge_bytes ? huge_bytes : kPageSize;
-  const size_t bytes = (bytes_asked + align - 1) / align * align;
+  const size_t align = o.huge_bytes ? o.huge_bytes : kPageSize;
+  o.bytes = (bytes_asked + align - 1) / align * align;
+  return std::nullopt;
+}
 
-  Output out{json};
-  InstallSignalHandlers();
-  Mapping map;
-  map.ptr = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, map_flags, -1, 0);
+void MapMemory(const MmDirtyOptions& o, Mapping& map) {
+  map.ptr = mmap(nullptr, o.bytes, PROT_READ | PROT_WRITE, o.map_flags, -1, 0);
   if (map.ptr == MAP_FAILED) {
     const int err = errno;
-    if (huge_bytes) {
+    if (o.huge_bytes) {
       throw RuntimeError(
           fmt::format("cannot map {} MiB of {} huge pages: {} (are enough reserved? see "
                       "/sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages)",
-                      bytes >> 20, huge, ErrnoText(err), huge_bytes >> 10));
+                      o.bytes >> 20, o.huge, ErrnoText(err), o.huge_bytes >> 10));
     }
-    throw RuntimeError(fmt::format("cannot map {} MiB: {}", bytes >> 20, ErrnoText(err)));
+    throw RuntimeError(fmt::format("cannot map {} MiB: {}", o.bytes >> 20, ErrnoText(err)));
   }
-  map.bytes = bytes;
+  map.bytes = o.bytes;
+}
 
-  PageWriter::Options o;
-  o.pattern = pattern;
-  o.rate_bytes_per_s = rate.value_or(0);
-  o.threads = threads;
-  o.verify = verify;
-  o.record_latency = latency;
-  std::vector<std::atomic<uint64_t>> checked((bytes / kPageSize + 63) / 64);
-  WriteCounts counts;
-  if (sweep_port >= 0) {
-    counts.writes.assign(bytes / kPageSize, 0);
-    o.dirty_bitmap = checked.data();
-    o.hook = &WriteCounts::Count;
-    o.hook_context = &counts;
-  }
-  PageWriter writer(map.ptr, bytes, o);
-  std::optional<Sweeper> sweeper;
-  if (sweep_port >= 0) sweeper.emplace(writer, checked, counts, static_cast<uint16_t>(sweep_port));
-  std::string sweep_error;
-
-  out.Line("Test memory size: \t{} (MB)", bytes >> 20);
-  out.Line("Backend page size: \t{} (Bytes)", huge_bytes ? huge_bytes : kPageSize);
+// mig_mon's header lines, then the pre-heat (every page touched once before the clock starts).
+void PrintSetupAndPreheat(const Output& out, const MmDirtyOptions& o, PageWriter& writer,
+                          const Sweeper* sweeper) {
+  out.Line("Test memory size: \t{} (MB)", o.bytes >> 20);
+  out.Line("Backend page size: \t{} (Bytes)", o.huge_bytes ? o.huge_bytes : kPageSize);
   out.Line("Dirty step size: \t{} (Bytes)", kPageSize);
-  if (rate) {
-    out.Line("Dirty memory rate: \t{:g} (MB/s)", static_cast<double>(*rate) / kMiB);
+  if (o.rate) {
+    out.Line("Dirty memory rate: \t{:g} (MB/s)", static_cast<double>(*o.rate) / kMiB);
   } else {
     out.Line("Dirty memory rate: \tMaximum");
   }
-  out.Line("Dirty pattern: \t\t{}", pattern_text);
+  out.Line("Dirty pattern: \t\t{}", o.pattern_text);
   if (sweeper) out.Line("Sweep port: \t\t{} (udp)", sweeper->port());
   const int64_t heat0 = MonoNs();
   writer.Preheat();
   out.Line("Pre-heat: {} pages in {} ms", writer.pages(), (MonoNs() - heat0) / 1'000'000);
+}
 
-  DirtyResult result;
-  result.pattern = pattern_text;
-  result.memory_mb = bytes >> 20;
-  if (rate) result.requested_mib_s = static_cast<double>(*rate) / kMiB;
+// The line printed each second: the achieved rate, the writers' load and (with -L) latencies.
+class EverySecond {
+ public:
+  explicit EverySecond(int64_t start) : tick_(start) {}
+  int64_t tick() const { return tick_; }
 
+  void Report(int64_t now, const PageWriter& writer, bool latency, const Output& out,
+              DirtyResult& result) {
+    const uint64_t pages = writer.PagesWritten(), busy = writer.BusyNs();
+    const double elapsed_ms = static_cast<double>(now - tick_) / 1e6;
+    const double mib_s =
+        static_cast<double>(pages - last_pages_) * kPageSize / kMiB / (elapsed_ms / 1e3);
+    const double load =
+        100.0 * static_cast<double>(busy - last_busy_) / 1e6 / elapsed_ms / writer.threads();
+    std::string line = fmt::format("dirty-rate: {:.0f} (MB/s), time (ms): {:.0f}, load: {:.2f}%",
+                                   mib_s, elapsed_ms, load);
+    if (latency) {
+      LatencyHistogram all = writer.Latency();
+      LatencyHistogram second = all.Since(last_latency_);
+      line += fmt::format(", lat (us): p50={} p99={} max={}", second.PercentileNs(50) / 1000,
+                          second.PercentileNs(99) / 1000, second.MaxNs() / 1000);
+      last_latency_ = all;
+    }
+    out.Line("{}", line);
+    result.rate_mib_s.push_back(std::round(mib_s * 100) / 100);
+    result.load_percent.push_back(std::round(load * 100) / 100);
+    last_pages_ = pages;
+    last_busy_ = busy;
+    tick_ = now;
+  }
+
+ private:
+  int64_t tick_;
+  uint64_t last_pages_ = 0, last_busy_ = 0;
+  LatencyHistogram last_latency_;
+};
+
+// The access-latency histogram at exit (-L): printed as mig_mon prints it, and into the result.
+void ReportLatency(const Output& out, const PageWriter& writer, DirtyResult& result) {
+  const LatencyHistogram h = writer.Latency();
+  fmt::print(out.human(), "{}", h.MigmonText());
+  out.Line(
+      "Latency percentiles (us): p50={:.3f} p90={:.3f} p99={:.3f} p99.9={:.3f} "
+      "p99.99={:.3f} max={:.3f} (count {})",
+      h.PercentileNs(50) / 1e3, h.PercentileNs(90) / 1e3, h.PercentileNs(99) / 1e3,
+      h.PercentileNs(99.9) / 1e3, h.PercentileNs(99.99) / 1e3, h.MaxNs() / 1e3, h.Count());
+  const auto buckets = h.MigmonBuckets();
+  for (int k = 0; k < LatencyHistogram::kMigmonBuckets; ++k) {
+    result.latency.histogram.push_back(MigmonBucket(k, buckets[static_cast<size_t>(k)]));
+  }
+  if (h.Count()) {
+    auto us = [](uint64_t ns) { return Duration((ns + 500) / 1000); };
+    result.latency.reported_count = h.Count();
+    result.latency.reported_min = us(h.MinNs());
+    result.latency.reported_avg = us(static_cast<uint64_t>(h.MeanNs()));
+    result.latency.reported_max = us(h.MaxNs());
+    result.latency.reported_p50 = us(h.PercentileNs(50));
+    result.latency.reported_p99 = us(h.PercentileNs(99));
+  }
+}
+
+// Writes until the duration ends, a signal, a writer's verify error or a sweep's; each second
+// reported; returns how long the writers ran. The hidden test knob corrupts one page once, to
+// prove that --verify catches it.
+int64_t DirtyUntilStopped(const MmDirtyOptions& o, PageWriter& writer, Sweeper* sweeper,
+                          const Output& out, DirtyResult& result, std::string& sweep_error) {
   writer.Start();
   const int64_t start = MonoNs();
-  const int64_t end = duration_s > 0 ? start + static_cast<int64_t>(duration_s * 1e9) : INT64_MAX;
-  int64_t tick = start;
-  uint64_t last_pages = 0, last_busy = 0;
-  LatencyHistogram last_latency;
+  const int64_t end =
+      o.duration_s > 0 ? start + static_cast<int64_t>(o.duration_s * 1e9) : INT64_MAX;
+  EverySecond second(start);
   bool corrupted = false;
   while (!StopRequested() && !writer.Errors() && sweep_error.empty()) {
     if (sweeper) {
@@ -260,43 +313,62 @@ int MmDirty(int argc, char** argv) {
     }
     const int64_t now = MonoNs();
     if (now >= end) break;
-    if (!corrupted && corrupt_after_ms >= 0 && now - start >= corrupt_after_ms * 1'000'000) {
-      const uint64_t page = corrupt_page >= 0 ? static_cast<uint64_t>(corrupt_page) % writer.pages()
-                                              : writer.pages() / 2;
+    if (!corrupted && o.corrupt_after_ms >= 0 && now - start >= o.corrupt_after_ms * 1'000'000) {
+      const uint64_t page = o.corrupt_page >= 0
+                                ? static_cast<uint64_t>(o.corrupt_page) % writer.pages()
+                                : writer.pages() / 2;
       writer.CorruptPageForTest(page);
       fmt::print(stderr, "mm_dirty: test knob: corrupted page {}\n", page);
       corrupted = true;
     }
-    if (now - tick >= 1'000'000'000) {
-      const uint64_t pages = writer.PagesWritten(), busy = writer.BusyNs();
-      const double elapsed_ms = static_cast<double>(now - tick) / 1e6;
-      const double mib_s =
-          static_cast<double>(pages - last_pages) * kPageSize / kMiB / (elapsed_ms / 1e3);
-      const double load =
-          100.0 * static_cast<double>(busy - last_busy) / 1e6 / elapsed_ms / writer.threads();
-      std::string line = fmt::format("dirty-rate: {:.0f} (MB/s), time (ms): {:.0f}, load: {:.2f}%",
-                                     mib_s, elapsed_ms, load);
-      if (latency) {
-        LatencyHistogram all = writer.Latency();
-        LatencyHistogram second = all.Since(last_latency);
-        line += fmt::format(", lat (us): p50={} p99={} max={}", second.PercentileNs(50) / 1000,
-                            second.PercentileNs(99) / 1000, second.MaxNs() / 1000);
-        last_latency = all;
-      }
-      out.Line("{}", line);
+    if (now - second.tick() >= 1'000'000'000) {
+      second.Report(now, writer, o.latency, out, result);
       if (sweeper) sweeper->Report(out, /*second=*/true);
-      result.rate_mib_s.push_back(std::round(mib_s * 100) / 100);
-      result.load_percent.push_back(std::round(load * 100) / 100);
-      last_pages = pages;
-      last_busy = busy;
-      tick = now;
     }
-    const int64_t next = std::min({tick + 1'000'000'000, end});
+    const int64_t next = std::min({second.tick() + 1'000'000'000, end});
     const int64_t step = sweeper && sweeper->sweeping() ? 1'000'000 : 10'000'000;
     SleepInterruptible(std::min<int64_t>(next - MonoNs(), step));
   }
   writer.Stop();
-  const int64_t total_ns = MonoNs() - start;
+  return MonoNs() - start;
+}
+
+int MmDirty(int argc, char** argv) {
+  MmDirtyOptions o;
+  if (auto rc = ParseMmDirty(argc, argv, o)) return *rc;
+  Output out{o.json};
+  InstallSignalHandlers();
+  Mapping map;
+  MapMemory(o, map);
+
+  PageWriter::Options wo;
+  wo.pattern = o.pattern;
+  wo.rate_bytes_per_s = o.rate.value_or(0);
+  wo.threads = o.threads;
+  wo.verify = o.verify;
+  wo.record_latency = o.latency;
+  std::vector<std::atomic<uint64_t>> checked((o.bytes / kPageSize + 63) / 64);
+  WriteCounts counts;
+  if (o.sweep_port >= 0) {
+    counts.writes.assign(o.bytes / kPageSize, 0);
+    wo.dirty_bitmap = checked.data();
+    wo.hook = &WriteCounts::Count;
+    wo.hook_context = &counts;
+  }
+  PageWriter writer(map.ptr, o.bytes, wo);
+  std::optional<Sweeper> sweeper;
+  if (o.sweep_port >= 0) {
+    sweeper.emplace(writer, checked, counts, static_cast<uint16_t>(o.sweep_port));
+  }
+  PrintSetupAndPreheat(out, o, writer, sweeper ? &*sweeper : nullptr);
+
+  DirtyResult result;
+  result.pattern = o.pattern_text;
+  result.memory_mb = o.bytes >> 20;
+  if (o.rate) result.requested_mib_s = static_cast<double>(*o.rate) / kMiB;
+  std::string sweep_error;
+  const int64_t total_ns =
+      DirtyUntilStopped(o, writer, sweeper ? &*sweeper : nullptr, out, result, sweep_error);
   const uint64_t pages = writer.PagesWritten();
 
   uint64_t bad = writer.Errors();
@@ -305,7 +377,7 @@ int MmDirty(int argc, char** argv) {
     bad = 1;  // the sweep stops at the first bad page
     why = sweep_error;
   }
-  if (verify && bad == 0) bad = writer.VerifyAll(&why);
+  if (o.verify && bad == 0) bad = writer.VerifyAll(&why);
 
   if (StopSignal()) out.Line("Stopped by signal {}", StopSignal());
   out.Line("Total: {} pages ({:.1f} MB) in {} ms, average {:.0f} (MB/s)", pages,
@@ -313,33 +385,12 @@ int MmDirty(int argc, char** argv) {
            total_ns > 0 ? static_cast<double>(pages) * kPageSize / kMiB /
                               (static_cast<double>(total_ns) / 1e9)
                         : 0.0);
-  if (latency) {
-    const LatencyHistogram h = writer.Latency();
-    fmt::print(out.human(), "{}", h.MigmonText());
-    out.Line(
-        "Latency percentiles (us): p50={:.3f} p90={:.3f} p99={:.3f} p99.9={:.3f} "
-        "p99.99={:.3f} max={:.3f} (count {})",
-        h.PercentileNs(50) / 1e3, h.PercentileNs(90) / 1e3, h.PercentileNs(99) / 1e3,
-        h.PercentileNs(99.9) / 1e3, h.PercentileNs(99.99) / 1e3, h.MaxNs() / 1e3, h.Count());
-    const auto buckets = h.MigmonBuckets();
-    for (int k = 0; k < LatencyHistogram::kMigmonBuckets; ++k) {
-      result.latency.histogram.push_back(MigmonBucket(k, buckets[static_cast<size_t>(k)]));
-    }
-    if (h.Count()) {
-      auto us = [](uint64_t ns) { return Duration((ns + 500) / 1000); };
-      result.latency.reported_count = h.Count();
-      result.latency.reported_min = us(h.MinNs());
-      result.latency.reported_avg = us(static_cast<uint64_t>(h.MeanNs()));
-      result.latency.reported_max = us(h.MaxNs());
-      result.latency.reported_p50 = us(h.PercentileNs(50));
-      result.latency.reported_p99 = us(h.PercentileNs(99));
-    }
-  }
-  if (verify) {
+  if (o.latency) ReportLatency(out, writer, result);
+  if (o.verify) {
     result.verify_errors = bad;
     if (bad) result.verify_error = why;
   }
-  if (json) {
+  if (o.json) {
     RunResult run;
     run.format = Format::kMigmon;
     run.source = "migmon mm_dirty";
