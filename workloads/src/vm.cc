@@ -189,208 +189,259 @@ struct VmOptions {
 };
 
 // ---------------------------------------------------------------- source
-int RunSource(const VmOptions& o, const Output& out) {
-  const bool precopy = std::find(o.tests.begin(), o.tests.end(), "precopy") != o.tests.end();
-  const bool postcopy = std::find(o.tests.begin(), o.tests.end(), "postcopy") != o.tests.end();
-  if (!precopy && !postcopy) throw UsageError("vm -s needs -t precopy and/or -t postcopy");
-  if (o.urgent && !postcopy) throw UsageError("--urgent-channel needs -t postcopy");
-  const uint64_t size_bytes =
-      o.size_gb > 0 ? static_cast<uint64_t>(o.size_gb * (1ull << 30)) : (1ull << 30);
-  const uint64_t pages = std::max<uint64_t>(1, size_bytes / kPageSize);
-  const bool bounded = o.size_gb > 0 && precopy;
-  const auto idle = std::chrono::milliseconds(o.timeout_s * 1000);
-
-  const Endpoint to = Resolve(o.host, static_cast<uint16_t>(o.port), SOCK_STREAM);
-  std::atomic<bool> done{false};
-  // Page responses share the main connection only without the urgent channel.
-  Conn main(ConnectTcp(to, idle), "destination " + to.text, idle, &done, postcopy && !o.urgent);
-  out.Line("Connected to dst VM {}.", to.text);
-  const uint64_t flags =
-      (precopy ? kFlagPrecopy : 0) | (postcopy ? kFlagPostcopy : 0) | (o.urgent ? kFlagUrgent : 0);
-  Header hello{kHello, flags | (pages << 8)};
-  main.Write(&hello, sizeof hello);
-  std::optional<Conn> urgent;
-  if (o.urgent) {
-    urgent.emplace(ConnectTcp(to, idle), "destination " + to.text + " (urgent channel)", idle,
-                   &done);
-    Header uh{kUrgentHello, flags};
-    urgent->Write(&uh, sizeof uh);
-    out.Line("Urgent channel connected.");
+// One source session: pages streamed on the main connection (precopy) and page requests
+// answered (postcopy: by reader threads, on the urgent channel when there is one, else queued to
+// the main connection between batches).
+class SourceSession {
+ public:
+  SourceSession(const VmOptions& o, const Output& out)
+      : o_(o),
+        out_(out),
+        precopy_(std::find(o.tests.begin(), o.tests.end(), "precopy") != o.tests.end()),
+        postcopy_(std::find(o.tests.begin(), o.tests.end(), "postcopy") != o.tests.end()),
+        size_bytes_(o.size_gb > 0 ? static_cast<uint64_t>(o.size_gb * (1ull << 30)) : (1ull << 30)),
+        pages_(std::max<uint64_t>(1, size_bytes_ / kPageSize)),
+        bounded_(o.size_gb > 0 && precopy_),
+        idle_(std::chrono::milliseconds(o.timeout_s * 1000)) {
+    if (!precopy_ && !postcopy_) throw UsageError("vm -s needs -t precopy and/or -t postcopy");
+    if (o.urgent && !postcopy_) throw UsageError("--urgent-channel needs -t postcopy");
   }
 
-  const uint8_t* payload = PagePayload();
-  std::mutex
-      main_write;  // the main connection is written by the sender and (postcopy-only) the responder
-  std::mutex urgent_write;
-  bool finished = false;  // END sent: no more writes (under both locks)
-  std::mutex queue_mutex;
-  std::vector<uint64_t> queued;  // requests to answer on the main connection between batches
-  std::atomic<bool> have_queued{false};
-  std::atomic<uint64_t> responses{0};
-  std::atomic<uint64_t> bytes{0};
+  int Run() {
+    Connect();
+    StartReaders();
+    if (precopy_) out_.Line("Starting PRECOPY streaming test...");
+    if (postcopy_) {
+      out_.Line("Starting POSTCOPY request-response test (answering page requests{})...",
+                o_.urgent ? " on the urgent channel" : "");
+    }
+    const int64_t t0 = MonoNs();
+    std::exception_ptr failure;
+    try {
+      Stream(t0);
+      End();
+    } catch (const SessionEnded&) {
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    const int64_t total_ns = MonoNs() - t0;
+    if (failure) done_.store(true);
+    if (main_reader_) main_reader_->Join();
+    if (urgent_reader_) urgent_reader_->Join();
+    if (!failure && main_reader_ && main_reader_->error()) failure = main_reader_->error();
+    if (!failure && urgent_reader_ && urgent_reader_->error()) failure = urgent_reader_->error();
+    Report(total_ns, failure);
+    if (failure) std::rethrow_exception(failure);
+    return kExitOk;
+  }
 
-  auto respond = [&](Conn& c, uint64_t index) {
+ private:
+  void Connect() {
+    to_ = Resolve(o_.host, static_cast<uint16_t>(o_.port), SOCK_STREAM);
+    // Page responses share the main connection only without the urgent channel.
+    main_.emplace(ConnectTcp(*to_, idle_), "destination " + to_->text, idle_, &done_,
+                  postcopy_ && !o_.urgent);
+    out_.Line("Connected to dst VM {}.", to_->text);
+    const uint64_t flags = (precopy_ ? kFlagPrecopy : 0) | (postcopy_ ? kFlagPostcopy : 0) |
+                           (o_.urgent ? kFlagUrgent : 0);
+    Header hello{kHello, flags | (pages_ << 8)};
+    main_->Write(&hello, sizeof hello);
+    if (o_.urgent) {
+      urgent_.emplace(ConnectTcp(*to_, idle_), "destination " + to_->text + " (urgent channel)",
+                      idle_, &done_);
+      Header uh{kUrgentHello, flags};
+      urgent_->Write(&uh, sizeof uh);
+      out_.Line("Urgent channel connected.");
+    }
+  }
+
+  void StartReaders() {
+    if (postcopy_ && !o_.urgent) main_reader_.emplace([this] { ServeRequests(*main_, true); });
+    if (o_.urgent) {
+      urgent_reader_.emplace([this] { ServeRequests(*urgent_, false); });
+      // Nothing but the final close comes back on the main connection; drain it to see that.
+      main_reader_.emplace([this] {
+        char sink[64];
+        while (main_->ReadSome(sink, sizeof sink) > 0) {
+        }
+      });
+    }
+  }
+
+  void Respond(Conn& c, uint64_t index) {
     Header h{kResponse, index};
-    iovec v[2] = {{&h, sizeof h}, {const_cast<uint8_t*>(payload), kPageSize}};
+    iovec v[2] = {{&h, sizeof h}, {const_cast<uint8_t*>(payload_), kPageSize}};
     c.WriteV(v, 2);
-    responses.fetch_add(1, std::memory_order_relaxed);
-    bytes.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
-  };
-  // Reads page requests from one connection and answers them.
-  auto serve_requests = [&](Conn& c, bool on_main) {
+    responses_.fetch_add(1, std::memory_order_relaxed);
+    bytes_.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
+  }
+
+  // Reads page requests from one connection and answers them (a reader thread).
+  void ServeRequests(Conn& c, bool on_main) {
     for (;;) {
       Header h;
       const size_t r = c.ReadSome(&h, sizeof h);
       if (r == 0) return;  // the destination closed: the session is over
-      if (r < sizeof h)
+      if (r < sizeof h) {
         c.ReadExact(reinterpret_cast<char*>(&h) + r, sizeof h - r, "a page request");
+      }
       if (h.magic != kRequest) {
         throw RuntimeError(
             fmt::format("{} sent magic {:#x}, expected a page request", c.peer(), h.magic));
       }
-      if (h.value >= pages) {
-        throw RuntimeError(fmt::format("{} requested page {} of {}", c.peer(), h.value, pages));
+      if (h.value >= pages_) {
+        throw RuntimeError(fmt::format("{} requested page {} of {}", c.peer(), h.value, pages_));
       }
-      if (on_main && precopy) {
-        std::lock_guard lock(queue_mutex);
-        queued.push_back(h.value);
-        have_queued.store(true, std::memory_order_release);
+      if (on_main && precopy_) {
+        std::lock_guard lock(queue_mutex_);
+        queued_.push_back(h.value);
+        have_queued_.store(true, std::memory_order_release);
       } else {
-        std::lock_guard lock(on_main ? main_write : urgent_write);
-        if (!finished) respond(c, h.value);  // after the end marker the request goes unanswered
+        std::lock_guard lock(on_main ? main_write_ : urgent_write_);
+        if (!finished_) Respond(c, h.value);  // after the end marker the request goes unanswered
       }
     }
-  };
-  std::optional<Worker> main_reader, urgent_reader;
-  if (postcopy && !o.urgent) main_reader.emplace([&] { serve_requests(main, true); });
-  if (o.urgent) {
-    urgent_reader.emplace([&] { serve_requests(*urgent, false); });
-    // Nothing but the final close comes back on the main connection; drain it to see that.
-    main_reader.emplace([&] {
-      char sink[64];
-      while (main.ReadSome(sink, sizeof sink) > 0) {
-      }
-    });
   }
 
-  if (precopy) out.Line("Starting PRECOPY streaming test...");
-  if (postcopy)
-    out.Line("Starting POSTCOPY request-response test (answering page requests{})...",
-             o.urgent ? " on the urgent channel" : "");
-  const int64_t t0 = MonoNs();
-  const int64_t end = o.duration_s > 0 ? t0 + static_cast<int64_t>(o.duration_s * 1e9) : INT64_MAX;
-  int64_t tick = t0;
-  uint64_t tick_bytes = 0, sent_pages = 0, next_index = 0;
-  std::vector<double> speeds;
-  constexpr int kBatch = 32;  // pages per sendmsg: ~128 KiB, as iperf3's default write
-  std::array<Header, kBatch> headers{};
-  std::array<iovec, 2 * kBatch> iov{};
-  std::exception_ptr failure;
-  try {
+  // Requests the main connection's reader queued while a batch was being written.
+  void AnswerQueued() {
+    std::vector<uint64_t> todo;
+    {
+      std::lock_guard lock(queue_mutex_);
+      todo.swap(queued_);
+      have_queued_.store(false, std::memory_order_relaxed);
+    }
+    std::lock_guard lock(main_write_);
+    for (uint64_t index : todo) Respond(*main_, index);
+  }
+
+  // One sendmsg of up to kBatch pages, cycling through the guest's pages.
+  void SendBatch() {
+    const int n =
+        static_cast<int>(std::min<uint64_t>(kBatch, bounded_ ? pages_ - sent_pages_ : kBatch));
+    for (int i = 0; i < n; ++i) {
+      headers_[static_cast<size_t>(i)] = {kPage, next_index_};
+      next_index_ = next_index_ + 1 == pages_ ? 0 : next_index_ + 1;
+      iov_[static_cast<size_t>(2 * i)] = {&headers_[static_cast<size_t>(i)], sizeof(Header)};
+      iov_[static_cast<size_t>(2 * i + 1)] = {const_cast<uint8_t*>(payload_), kPageSize};
+    }
+    {
+      std::lock_guard lock(main_write_);
+      main_->WriteV(iov_.data(), 2 * n);
+    }
+    sent_pages_ += static_cast<uint64_t>(n);
+    bytes_.fetch_add(static_cast<uint64_t>(n) * (sizeof(Header) + kPageSize),
+                     std::memory_order_relaxed);
+  }
+
+  // Streams (and answers queued requests) until the duration, a signal, every page of a
+  // bounded guest sent, or a reader's failure; prints the speed each second.
+  void Stream(int64_t t0) {
+    const int64_t end =
+        o_.duration_s > 0 ? t0 + static_cast<int64_t>(o_.duration_s * 1e9) : INT64_MAX;
+    int64_t tick = t0;
+    uint64_t tick_bytes = 0;
     while (!StopRequested()) {
       const int64_t now = MonoNs();
       if (now >= end) break;
       if (now - tick >= 1'000'000'000) {
-        const uint64_t b = bytes.load(std::memory_order_relaxed);
+        const uint64_t b = bytes_.load(std::memory_order_relaxed);
         const double mib_s =
             static_cast<double>(b - tick_bytes) / kMiB / (static_cast<double>(now - tick) / 1e9);
-        out.Line("Speed: {:.0f} (MB/s)", mib_s);
-        speeds.push_back(std::round(mib_s * 10) / 10);
+        out_.Line("Speed: {:.0f} (MB/s)", mib_s);
+        speeds_.push_back(std::round(mib_s * 10) / 10);
         tick_bytes = b;
         tick = now;
       }
-      if (have_queued.load(std::memory_order_acquire)) {
-        std::vector<uint64_t> todo;
-        {
-          std::lock_guard lock(queue_mutex);
-          todo.swap(queued);
-          have_queued.store(false, std::memory_order_relaxed);
-        }
-        std::lock_guard lock(main_write);
-        for (uint64_t index : todo) respond(main, index);
-      }
-      if (precopy && (!bounded || sent_pages < pages)) {
-        const int n =
-            static_cast<int>(std::min<uint64_t>(kBatch, bounded ? pages - sent_pages : kBatch));
-        for (int i = 0; i < n; ++i) {
-          headers[static_cast<size_t>(i)] = {kPage, next_index};
-          next_index = next_index + 1 == pages ? 0 : next_index + 1;
-          iov[static_cast<size_t>(2 * i)] = {&headers[static_cast<size_t>(i)], sizeof(Header)};
-          iov[static_cast<size_t>(2 * i + 1)] = {const_cast<uint8_t*>(payload), kPageSize};
-        }
-        {
-          std::lock_guard lock(main_write);
-          main.WriteV(iov.data(), 2 * n);
-        }
-        sent_pages += static_cast<uint64_t>(n);
-        bytes.fetch_add(static_cast<uint64_t>(n) * (sizeof(Header) + kPageSize),
-                        std::memory_order_relaxed);
-        if (bounded && sent_pages >= pages) break;
+      if (have_queued_.load(std::memory_order_acquire)) AnswerQueued();
+      if (precopy_ && (!bounded_ || sent_pages_ < pages_)) {
+        SendBatch();
+        if (bounded_ && sent_pages_ >= pages_) break;
       } else {
         // Postcopy only: the reader threads answer; watch for their failure and the clock.
-        if ((main_reader && main_reader->error()) || (urgent_reader && urgent_reader->error()))
+        if ((main_reader_ && main_reader_->error()) ||
+            (urgent_reader_ && urgent_reader_->error())) {
           break;
+        }
         SleepInterruptible(std::min<int64_t>(end - MonoNs(), 5'000'000));
       }
     }
-    // The end: tell the destination, then wait for it to close.
-    Header fin{kEnd, bytes.load()};
-    {
-      std::scoped_lock lock(main_write, urgent_write);
-      main.Write(&fin, sizeof fin);
-      bytes.fetch_add(sizeof fin);
-      finished = true;
-      main.ShutdownWrite();
-      if (urgent) urgent->ShutdownWrite();
-    }
-  } catch (const SessionEnded&) {
-  } catch (...) {
-    failure = std::current_exception();
   }
-  const int64_t total_ns = MonoNs() - t0;
-  if (failure) done.store(true);
-  if (main_reader) main_reader->Join();
-  if (urgent_reader) urgent_reader->Join();
-  if (!failure && main_reader && main_reader->error()) failure = main_reader->error();
-  if (!failure && urgent_reader && urgent_reader->error()) failure = urgent_reader->error();
 
-  const uint64_t total = bytes.load();
-  out.Line(
-      "Total time: {} (ms), sent {:.1f} (MB) ({} pages, {} page requests answered), average {:.0f} "
-      "(MB/s)",
-      total_ns / 1'000'000, static_cast<double>(total) / kMiB, sent_pages, responses.load(),
-      static_cast<double>(total) / kMiB / (static_cast<double>(total_ns) / 1e9));
-  std::string error;
-  if (failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
+  // The end: tell the destination, then let it close.
+  void End() {
+    Header fin{kEnd, bytes_.load()};
+    std::scoped_lock lock(main_write_, urgent_write_);
+    main_->Write(&fin, sizeof fin);
+    bytes_.fetch_add(sizeof fin);
+    finished_ = true;
+    main_->ShutdownWrite();
+    if (urgent_) urgent_->ShutdownWrite();
   }
-  if (o.json) {
+
+  void Report(int64_t total_ns, const std::exception_ptr& failure) const {
+    const uint64_t total = bytes_.load();
+    out_.Line(
+        "Total time: {} (ms), sent {:.1f} (MB) ({} pages, {} page requests answered), average "
+        "{:.0f} (MB/s)",
+        total_ns / 1'000'000, static_cast<double>(total) / kMiB, sent_pages_, responses_.load(),
+        static_cast<double>(total) / kMiB / (static_cast<double>(total_ns) / 1e9));
+    if (!o_.json) return;
     RunResult run;
     run.format = Format::kMigmon;
-    run.source = fmt::format("migmon vm -s {}", to.text);
+    run.source = fmt::format("migmon vm -s {}", to_->text);
     MigrationResult m;
     m.format = Format::kMigmon;
     m.status = failure ? Status::kFailed : Status::kCompleted;
-    if (failure) m.error = error;
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        m.error = e.what();
+      }
+    }
     m.total_time = Duration(total_ns / 1000);
-    m.bandwidth_mib_s = speeds;
+    m.bandwidth_mib_s = speeds_;
     m.bytes["transferred"] = total;
-    m.pages["precopy"] = sent_pages;
-    m.pages["postcopy_requests"] = responses.load();
-    m.config["tests"] = fmt::format("{}{}{}", precopy ? "precopy" : "",
-                                    precopy && postcopy ? "," : "", postcopy ? "postcopy" : "");
-    m.config["urgent_channel"] = o.urgent ? "true" : "false";
-    m.config["size_gb"] = fmt::format("{:g}", static_cast<double>(size_bytes) / (1ull << 30));
+    m.pages["precopy"] = sent_pages_;
+    m.pages["postcopy_requests"] = responses_.load();
+    m.config["tests"] = fmt::format("{}{}{}", precopy_ ? "precopy" : "",
+                                    precopy_ && postcopy_ ? "," : "", postcopy_ ? "postcopy" : "");
+    m.config["urgent_channel"] = o_.urgent ? "true" : "false";
+    m.config["size_gb"] = fmt::format("{:g}", static_cast<double>(size_bytes_) / (1ull << 30));
     run.migration = std::move(m);
     EmitJson(run);
   }
-  if (failure) std::rethrow_exception(failure);
-  return kExitOk;
-}
+
+  static constexpr int kBatch = 32;  // pages per sendmsg: ~128 KiB, as iperf3's default write
+
+  const VmOptions& o_;
+  const Output& out_;
+  const bool precopy_, postcopy_;
+  const uint64_t size_bytes_, pages_;
+  const bool bounded_;
+  const std::chrono::milliseconds idle_;
+  std::optional<Endpoint> to_;
+  std::atomic<bool> done_{false};
+  std::optional<Conn> main_, urgent_;
+  const uint8_t* const payload_ = PagePayload();
+  // The main connection is written by the sender and (postcopy only) the responder.
+  std::mutex main_write_, urgent_write_;
+  bool finished_ = false;  // END sent: no more writes (under both locks)
+  std::mutex queue_mutex_;
+  std::vector<uint64_t> queued_;  // requests to answer on the main connection between batches
+  std::atomic<bool> have_queued_{false};
+  std::atomic<uint64_t> responses_{0};
+  std::atomic<uint64_t> bytes_{0};
+  uint64_t sent_pages_ = 0, next_index_ = 0;
+  std::vector<double> speeds_;
+  std::array<Header, kBatch> headers_{};
+  std::array<iovec, 2 * kBatch> iov_{};
+  // Last: joined before anything they use goes.
+  std::optional<Worker> main_reader_, urgent_reader_;
+};
+
+int RunSource(const VmOptions& o, const Output& out) { return SourceSession(o, out).Run(); }
 
 // ---------------------------------------------------------------- destination
 struct DstSession {
