@@ -449,74 +449,108 @@ struct DstSession {
   bool ok = false;
 };
 
-DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_fd) {
-  const auto idle = std::chrono::milliseconds(o.timeout_s * 1000);
-  std::atomic<bool> done{false};
-  Conn main(std::move(first), "source", idle, &done);
-  Header hello;
-  main.ReadExact(&hello, sizeof hello, "its hello");
-  if (hello.magic != kHello) {
-    throw RuntimeError(
-        fmt::format("source's first message has magic {:#x}, expected {:#x} (not a migmon vm -s?)",
-                    hello.magic, kHello));
+// One destination session: the source's hello (and urgent channel), then pages read from the
+// main stream while page requests go out (postcopy) and their latencies are recorded.
+class Destination {
+ public:
+  Destination(Fd first, const VmOptions& o, const Output& out)
+      : out_(out),
+        idle_(std::chrono::milliseconds(o.timeout_s * 1000)),
+        main_(std::move(first), "source", idle_, &done_) {}
+
+  DstSession Serve(int listen_fd) {
+    Handshake(listen_fd);
+    const int64_t t0 = MonoNs();
+    std::exception_ptr failure;
+    {
+      // Precopy data, or an urgent channel: a reader thread owns the main connection. Postcopy
+      // on its own: the requester reads the main connection itself (no thread hand-off).
+      main_thread_reads_ = postcopy_ && !precopy_ && !urgent_;
+      std::optional<Worker> reader;
+      if (!main_thread_reads_) reader.emplace([this] { ReadMain(); });
+      reader_ = reader ? &*reader : nullptr;
+      try {
+        Request(t0);
+        WaitForTheEnd();
+      } catch (const SessionEnded&) {
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      done_.store(true);
+      ::shutdown(main_.fd(), SHUT_RDWR);
+      if (urgent_) ::shutdown(urgent_->fd(), SHUT_RDWR);
+      if (reader) {
+        reader->Join();
+        // After the end marker, or once we were told to stop, the reader's errors are our own
+        // shutdown's echo.
+        if (!failure && reader->error() && !ended_.load() && !StopRequested()) {
+          failure = reader->error();
+        }
+      }
+      reader_ = nullptr;
+    }
+    return Result(MonoNs() - t0, failure);
   }
-  const uint64_t flags = hello.value & 0xff, pages = hello.value >> 8;
-  const bool precopy = flags & kFlagPrecopy, postcopy = flags & kFlagPostcopy,
-             urgent_flag = flags & kFlagUrgent;
-  if (pages == 0) throw RuntimeError("source announced a VM of 0 pages");
-  out.Line("Connected from src VM ({}{}{}, {} pages{}).", precopy ? "precopy" : "",
-           precopy && postcopy ? "+" : "", postcopy ? "postcopy" : "", pages,
-           urgent_flag ? ", urgent channel" : "");
-  std::optional<Conn> urgent;
-  if (urgent_flag) {
-    auto fd = AcceptWithTimeout(listen_fd, idle);
-    if (!fd)
+
+ private:
+  void Handshake(int listen_fd) {
+    Header hello;
+    main_.ReadExact(&hello, sizeof hello, "its hello");
+    if (hello.magic != kHello) {
+      throw RuntimeError(fmt::format(
+          "source's first message has magic {:#x}, expected {:#x} (not a migmon vm -s?)",
+          hello.magic, kHello));
+    }
+    const uint64_t flags = hello.value & 0xff;
+    pages_ = hello.value >> 8;
+    precopy_ = flags & kFlagPrecopy;
+    postcopy_ = flags & kFlagPostcopy;
+    const bool urgent_flag = flags & kFlagUrgent;
+    if (pages_ == 0) throw RuntimeError("source announced a VM of 0 pages");
+    out_.Line("Connected from src VM ({}{}{}, {} pages{}).", precopy_ ? "precopy" : "",
+              precopy_ && postcopy_ ? "+" : "", postcopy_ ? "postcopy" : "", pages_,
+              urgent_flag ? ", urgent channel" : "");
+    if (!urgent_flag) return;
+    auto fd = AcceptWithTimeout(listen_fd, idle_);
+    if (!fd) {
       throw RuntimeError(
-          fmt::format("the source's urgent channel did not connect within {} ms", idle.count()));
-    urgent.emplace(std::move(*fd), "source (urgent channel)", idle, &done);
+          fmt::format("the source's urgent channel did not connect within {} ms", idle_.count()));
+    }
+    urgent_.emplace(std::move(*fd), "source (urgent channel)", idle_, &done_);
     Header uh;
-    urgent->ReadExact(&uh, sizeof uh, "the urgent channel's hello");
+    urgent_->ReadExact(&uh, sizeof uh, "the urgent channel's hello");
     if (uh.magic != kUrgentHello) {
       throw RuntimeError(
           fmt::format("second connection's magic {:#x} is not an urgent-channel hello", uh.magic));
     }
   }
 
-  std::atomic<uint64_t> received_bytes{0}, precopy_pages{0};
-  std::atomic<bool> ended{false};
-  // The outstanding request (same-socket mode, answered through the main reader).
-  std::mutex req_mutex;
-  std::condition_variable req_cv;
-  uint64_t want = UINT64_MAX;
-  bool answered = false;
+  bool ReaderFailed() const { return reader_ && reader_->error(); }
 
-  // Parses the main stream: pages, responses (same-socket mode), the end marker.
-  auto read_main = [&] {
+  // The reader thread: parses the main stream (pages, responses in same-socket mode, the end
+  // marker).
+  void ReadMain() {
     std::vector<char> buf(128 << 10);  // stays in L2, as iperf3's 128 KiB reads
     Header h{};
     size_t have_header = 0;  // bytes of `h` filled
     size_t skip = 0;         // payload bytes still to pass over
     bool is_response = false;
     for (;;) {
-      const size_t n = main.ReadSome(buf.data(), buf.size());
+      const size_t n = main_.ReadSome(buf.data(), buf.size());
       if (n == 0) {
-        if (!ended.load()) throw RuntimeError("source closed the connection before the end marker");
+        if (!ended_.load()) {
+          throw RuntimeError("source closed the connection before the end marker");
+        }
         return;
       }
-      received_bytes.fetch_add(n, std::memory_order_relaxed);
+      received_bytes_.fetch_add(n, std::memory_order_relaxed);
       size_t at = 0;
       while (at < n) {
         if (skip) {
           const size_t k = std::min(skip, n - at);
           skip -= k;
           at += k;
-          if (skip == 0 && is_response) {
-            std::lock_guard lock(req_mutex);
-            if (h.value == want) {
-              answered = true;
-              req_cv.notify_one();
-            }
-          }
+          if (skip == 0 && is_response) Answered(h.value);
           continue;
         }
         const size_t k = std::min(sizeof h - have_header, n - at);
@@ -526,185 +560,210 @@ DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_
         if (have_header < sizeof h) continue;
         have_header = 0;
         if (h.magic == kPage || h.magic == kResponse) {
-          if (h.value >= pages) {
-            throw RuntimeError(fmt::format("source sent page {} of a {}-page VM", h.value, pages));
+          if (h.value >= pages_) {
+            throw RuntimeError(fmt::format("source sent page {} of a {}-page VM", h.value, pages_));
           }
           is_response = h.magic == kResponse;
-          if (!is_response) precopy_pages.fetch_add(1, std::memory_order_relaxed);
+          if (!is_response) precopy_pages_.fetch_add(1, std::memory_order_relaxed);
           skip = kPageSize;
         } else if (h.magic == kEnd) {
-          ended.store(true);
-          {
-            std::lock_guard lock(req_mutex);
-            req_cv.notify_all();
-          }
+          ended_.store(true);
+          std::lock_guard lock(req_mutex_);
+          req_cv_.notify_all();
         } else {
           throw RuntimeError(fmt::format("stream corrupted: magic {:#x} after {} bytes", h.magic,
-                                         received_bytes.load()));
+                                         received_bytes_.load()));
         }
       }
-    }
-  };
-
-  LatencyHistogram latency;
-  std::vector<double> rx_speeds;
-  uint64_t requests = 0;
-  const int64_t t0 = MonoNs();
-  std::exception_ptr failure;
-  {
-    // Precopy data, or an urgent channel: a reader thread owns the main connection. Postcopy on
-    // its own: the requester reads the main connection itself (no thread hand-off).
-    const bool main_thread_reads = postcopy && !precopy && !urgent;
-    std::optional<Worker> reader;
-    if (!main_thread_reads) reader.emplace(read_main);
-    try {
-      if (postcopy) out.Line("Starting POSTCOPY request-response test...");
-      uint64_t rng = 0x9e3779b97f4a7c15 ^ static_cast<uint64_t>(t0);
-      int64_t tick = t0;
-      uint64_t tick_bytes = 0, sec_count = 0, sec_total_ns = 0, sec_max_ns = 0;
-      while (!StopRequested() && !ended.load()) {
-        if (reader && reader->error()) break;
-        const int64_t now = MonoNs();
-        if (now - tick >= 1'000'000'000) {
-          if (postcopy && sec_count) {
-            out.Line("Latency: average {} (us), max: {} (us)", sec_total_ns / sec_count / 1000,
-                     sec_max_ns / 1000);
-          }
-          const uint64_t b = received_bytes.load();
-          rx_speeds.push_back(std::round(static_cast<double>(b - tick_bytes) / kMiB /
-                                         (static_cast<double>(now - tick) / 1e9) * 10) /
-                              10);
-          tick_bytes = b;
-          sec_count = sec_total_ns = sec_max_ns = 0;
-          tick = now;
-        }
-        if (!postcopy) {
-          SleepInterruptible(5'000'000);
-          continue;
-        }
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        const uint64_t index = rng % pages;
-        Conn& channel = urgent ? *urgent : main;
-        {
-          std::lock_guard lock(req_mutex);
-          want = index;
-          answered = false;
-        }
-        const int64_t sent = MonoNs();
-        Header req{kRequest, index};
-        channel.Write(&req, sizeof req);
-        if (urgent || main_thread_reads) {
-          // The response comes on this connection, nothing else in between (but the end marker).
-          Header h;
-          for (;;) {
-            try {
-              channel.ReadExact(&h, sizeof h, "a page response");
-            } catch (const PeerClosed&) {
-              // The source ended: its end marker is on the main connection (urgent channel).
-              const int64_t limit = MonoMs() + idle.count();
-              while (urgent && !ended.load() && !(reader && reader->error()) && MonoMs() < limit) {
-                SleepInterruptible(1'000'000);
-              }
-              if (!ended.load()) throw;
-              break;
-            }
-            if (h.magic == kEnd && main_thread_reads) {
-              ended.store(true);
-              break;
-            }
-            if (h.magic != kResponse || h.value >= pages) {
-              throw RuntimeError(fmt::format("{} answered with magic {:#x} page {}", channel.peer(),
-                                             h.magic, h.value));
-            }
-            alignas(64) static thread_local char page[kPageSize];
-            channel.ReadExact(page, kPageSize, "a page");
-            received_bytes.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
-            if (h.value == index) break;
-          }
-          if (ended.load()) break;
-        } else {
-          std::unique_lock lock(req_mutex);
-          if (!req_cv.wait_for(lock, idle, [&] {
-                return answered || ended.load() || (reader && reader->error());
-              })) {
-            throw RuntimeError(fmt::format("no response to page request {} (page {}) within {} ms",
-                                           requests, index, idle.count()));
-          }
-          if (!answered) break;
-        }
-        const uint64_t lat = static_cast<uint64_t>(MonoNs() - sent);
-        latency.Record(lat);
-        ++requests;
-        ++sec_count;
-        sec_total_ns += lat;
-        sec_max_ns = std::max(sec_max_ns, lat);
-      }
-      // Wait for the end marker (the source finishes its pass), then close.
-      if (reader) {
-        const int64_t limit = MonoMs() + idle.count();
-        while (!ended.load() && !reader->error() && !StopRequested() && MonoMs() < limit) {
-          SleepInterruptible(2'000'000);
-        }
-      }
-    } catch (const SessionEnded&) {
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    done.store(true);
-    ::shutdown(main.fd(), SHUT_RDWR);
-    if (urgent) ::shutdown(urgent->fd(), SHUT_RDWR);
-    if (reader) {
-      reader->Join();
-      // After the end marker, or once we were told to stop, the reader's errors are our own
-      // shutdown's echo.
-      if (!failure && reader->error() && !ended.load() && !StopRequested())
-        failure = reader->error();
     }
   }
-  const int64_t total_ns = MonoNs() - t0;
-  DstSession s;
-  MigrationResult& m = s.result;
-  m.format = Format::kMigmon;
-  m.total_time = Duration(total_ns / 1000);
-  m.bytes["received"] = received_bytes.load();
-  m.pages["precopy"] = precopy_pages.load();
-  m.pages["postcopy_requests"] = requests;
-  m.config["urgent_channel"] = urgent ? "true" : "false";
-  m.bandwidth_mib_s = rx_speeds;
-  if (postcopy && latency.Count()) {
+
+  void Answered(uint64_t page) {
+    std::lock_guard lock(req_mutex_);
+    if (page == want_) {
+      answered_ = true;
+      req_cv_.notify_one();
+    }
+  }
+
+  // Each second: the postcopy latencies of that second and the receive speed.
+  void EverySecond(int64_t now) {
+    if (postcopy_ && sec_count_) {
+      out_.Line("Latency: average {} (us), max: {} (us)", sec_total_ns_ / sec_count_ / 1000,
+                sec_max_ns_ / 1000);
+    }
+    const uint64_t b = received_bytes_.load();
+    rx_speeds_.push_back(std::round(static_cast<double>(b - tick_bytes_) / kMiB /
+                                    (static_cast<double>(now - tick_) / 1e9) * 10) /
+                         10);
+    tick_bytes_ = b;
+    sec_count_ = sec_total_ns_ = sec_max_ns_ = 0;
+    tick_ = now;
+  }
+
+  // Postcopy: random page requests, one outstanding at a time, until the end or a signal.
+  void Request(int64_t t0) {
+    if (postcopy_) out_.Line("Starting POSTCOPY request-response test...");
+    uint64_t rng = 0x9e3779b97f4a7c15 ^ static_cast<uint64_t>(t0);
+    tick_ = t0;
+    while (!StopRequested() && !ended_.load()) {
+      if (ReaderFailed()) break;
+      const int64_t now = MonoNs();
+      if (now - tick_ >= 1'000'000'000) EverySecond(now);
+      if (!postcopy_) {
+        SleepInterruptible(5'000'000);
+        continue;
+      }
+      rng ^= rng << 13;
+      rng ^= rng >> 7;
+      rng ^= rng << 17;
+      const uint64_t index = rng % pages_;
+      const int64_t sent = MonoNs();
+      if (!RequestPage(index)) break;
+      const uint64_t lat = static_cast<uint64_t>(MonoNs() - sent);
+      latency_.Record(lat);
+      ++requests_;
+      ++sec_count_;
+      sec_total_ns_ += lat;
+      sec_max_ns_ = std::max(sec_max_ns_, lat);
+    }
+  }
+
+  // Asks for one page and waits for it; false when the session ended instead.
+  bool RequestPage(uint64_t index) {
+    Conn& channel = urgent_ ? *urgent_ : main_;
+    {
+      std::lock_guard lock(req_mutex_);
+      want_ = index;
+      answered_ = false;
+    }
+    Header req{kRequest, index};
+    channel.Write(&req, sizeof req);
+    if (urgent_ || main_thread_reads_) return ReadResponse(channel, index);
+    std::unique_lock lock(req_mutex_);
+    if (!req_cv_.wait_for(lock, idle_,
+                          [&] { return answered_ || ended_.load() || ReaderFailed(); })) {
+      throw RuntimeError(fmt::format("no response to page request {} (page {}) within {} ms",
+                                     requests_, index, idle_.count()));
+    }
+    return answered_;
+  }
+
+  // The response comes on this connection, nothing else in between (but the end marker).
+  bool ReadResponse(Conn& channel, uint64_t index) {
+    Header h;
+    for (;;) {
+      try {
+        channel.ReadExact(&h, sizeof h, "a page response");
+      } catch (const PeerClosed&) {
+        // The source ended: its end marker is on the main connection (urgent channel).
+        const int64_t limit = MonoMs() + idle_.count();
+        while (urgent_ && !ended_.load() && !ReaderFailed() && MonoMs() < limit) {
+          SleepInterruptible(1'000'000);
+        }
+        if (!ended_.load()) throw;
+        return false;
+      }
+      if (h.magic == kEnd && main_thread_reads_) {
+        ended_.store(true);
+        return false;
+      }
+      if (h.magic != kResponse || h.value >= pages_) {
+        throw RuntimeError(
+            fmt::format("{} answered with magic {:#x} page {}", channel.peer(), h.magic, h.value));
+      }
+      alignas(64) static thread_local char page[kPageSize];
+      channel.ReadExact(page, kPageSize, "a page");
+      received_bytes_.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
+      if (h.value == index) return !ended_.load();
+    }
+  }
+
+  // The end marker (the source finishes its pass), then close.
+  void WaitForTheEnd() {
+    if (!reader_) return;
+    const int64_t limit = MonoMs() + idle_.count();
+    while (!ended_.load() && !ReaderFailed() && !StopRequested() && MonoMs() < limit) {
+      SleepInterruptible(2'000'000);
+    }
+  }
+
+  DstSession Result(int64_t total_ns, const std::exception_ptr& failure) {
+    DstSession s;
+    MigrationResult& m = s.result;
+    m.format = Format::kMigmon;
+    m.total_time = Duration(total_ns / 1000);
+    m.bytes["received"] = received_bytes_.load();
+    m.pages["precopy"] = precopy_pages_.load();
+    m.pages["postcopy_requests"] = requests_;
+    m.config["urgent_channel"] = urgent_ ? "true" : "false";
+    m.bandwidth_mib_s = rx_speeds_;
+    if (postcopy_ && latency_.Count()) {
+      m.postcopy_latency = LatencyOf(latency_);
+      out_.Line(
+          "Postcopy latency (us): requests={} average={:.1f} p50={:.1f} p99={:.1f} max={:.1f}",
+          latency_.Count(), latency_.MeanNs() / 1e3, latency_.PercentileNs(50) / 1e3,
+          latency_.PercentileNs(99) / 1e3, latency_.MaxNs() / 1e3);
+    }
+    out_.Line("Received {:.1f} (MB) in {} (ms).",
+              static_cast<double>(received_bytes_.load()) / kMiB, total_ns / 1'000'000);
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        m.status = Status::kFailed;
+        m.error = e.what();
+      }
+    } else {
+      m.status = ended_.load() ? Status::kCompleted : Status::kCancelled;
+      s.ok = true;
+    }
+    out_.Line("Dropped connection from src VM{}.", m.error ? fmt::format(": {}", *m.error) : "");
+    return s;
+  }
+
+  static LatencyDistribution LatencyOf(const LatencyHistogram& h) {
     LatencyDistribution d;
     auto us = [](uint64_t ns) { return Duration((ns + 500) / 1000); };
-    d.reported_count = latency.Count();
-    d.reported_min = us(latency.MinNs());
-    d.reported_avg = us(static_cast<uint64_t>(latency.MeanNs()));
-    d.reported_max = us(latency.MaxNs());
-    d.reported_p50 = us(latency.PercentileNs(50));
-    d.reported_p99 = us(latency.PercentileNs(99));
-    const auto b = latency.MigmonBuckets();
-    for (int k = 0; k < LatencyHistogram::kMigmonBuckets; ++k)
+    d.reported_count = h.Count();
+    d.reported_min = us(h.MinNs());
+    d.reported_avg = us(static_cast<uint64_t>(h.MeanNs()));
+    d.reported_max = us(h.MaxNs());
+    d.reported_p50 = us(h.PercentileNs(50));
+    d.reported_p99 = us(h.PercentileNs(99));
+    const auto b = h.MigmonBuckets();
+    for (int k = 0; k < LatencyHistogram::kMigmonBuckets; ++k) {
       d.histogram.push_back(MigmonBucket(k, b[static_cast<size_t>(k)]));
-    m.postcopy_latency = std::move(d);
-    out.Line("Postcopy latency (us): requests={} average={:.1f} p50={:.1f} p99={:.1f} max={:.1f}",
-             latency.Count(), latency.MeanNs() / 1e3, latency.PercentileNs(50) / 1e3,
-             latency.PercentileNs(99) / 1e3, latency.MaxNs() / 1e3);
-  }
-  out.Line("Received {:.1f} (MB) in {} (ms).", static_cast<double>(received_bytes.load()) / kMiB,
-           total_ns / 1'000'000);
-  if (failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      m.status = Status::kFailed;
-      m.error = e.what();
     }
-  } else {
-    m.status = ended.load() ? Status::kCompleted : Status::kCancelled;
-    s.ok = true;
+    return d;
   }
-  out.Line("Dropped connection from src VM{}.", m.error ? fmt::format(": {}", *m.error) : "");
-  return s;
+
+  const Output& out_;
+  const std::chrono::milliseconds idle_;
+  std::atomic<bool> done_{false};
+  Conn main_;
+  std::optional<Conn> urgent_;
+  uint64_t pages_ = 0;
+  bool precopy_ = false, postcopy_ = false, main_thread_reads_ = false;
+  Worker* reader_ = nullptr;  // the main connection's reader thread, while it runs
+
+  std::atomic<uint64_t> received_bytes_{0}, precopy_pages_{0};
+  std::atomic<bool> ended_{false};
+  // The outstanding request (same-socket mode, answered through the main reader).
+  std::mutex req_mutex_;
+  std::condition_variable req_cv_;
+  uint64_t want_ = UINT64_MAX;
+  bool answered_ = false;
+
+  LatencyHistogram latency_;
+  std::vector<double> rx_speeds_;
+  uint64_t requests_ = 0;
+  int64_t tick_ = 0;
+  uint64_t tick_bytes_ = 0, sec_count_ = 0, sec_total_ns_ = 0, sec_max_ns_ = 0;
+};
+
+DstSession ServeOne(Fd first, const VmOptions& o, const Output& out, int listen_fd) {
+  return Destination(std::move(first), o, out).Serve(listen_fd);
 }
 
 int RunDestination(const VmOptions& o, const Output& out) {
