@@ -332,7 +332,21 @@ class Source {
   }
 
   void Migrate(int64_t t_start) {
-    MigrationResult& m = result_;
+    Handshake(t_start);
+    uint64_t total_sent = 0;
+    const bool converged = Precopy(t_start, total_sent);
+    Tlmz("RAM_SAVE_FLAG_EOS ram_save_live stage 2");
+    if (o_.postcopy_after >= 0) {
+      RunPostcopy(t_start);
+      return;
+    }
+    result_.converged = converged;
+    StopAndCopy(t_start, total_sent);
+  }
+
+  // Connects, says hello (the guest's shape, the test knobs the destination plays its part in)
+  // and learns the destination's clock: the same one on one host, else its offset.
+  void Handshake(int64_t t_start) {
     Endpoint to = Resolve(o_.host, o_.port, SOCK_STREAM);
     phase_ = "connecting to the destination";
     ch_ = Channel(ConnectTcp(to, std::chrono::seconds(10)), "the destination " + to.text);
@@ -365,94 +379,90 @@ class Source {
       clock_offset_ = static_cast<int64_t>(ready.a) - (t1 + t3) / 2;
       clock_uncertainty_ = (t3 - t1) / 2;
     }
-    m.setup_time = NsToDuration(MonoNs() - t_start);
+    result_.setup_time = NsToDuration(MonoNs() - t_start);
     pace_start_ = second_start_ = MonoNs();
     pace_bytes_ = second_bytes_ = ch_.bytes_sent();
+  }
 
-    // Precopy.
-    int index = 0;
-    bool converged = false;
-    int consecutive_high_dirty = 0;
-    double throttle = 0;
+  // Precopy iterations until the estimated downtime fits the limit (true), the iteration cap,
+  // or postcopy's switch point.
+  bool Precopy(int64_t t_start, uint64_t& total_sent) {
     double bandwidth = 0;  // bytes/s, measured
-    uint64_t total_sent = 0;
-    while (true) {
-      ++index;
-      if (o_.postcopy_after >= 0 && index > o_.postcopy_after) break;
-      Iteration it;
-      it.index = index;
-      phase_ = fmt::format("precopy iteration {}", index);
-      const int64_t t_iter = MonoNs();
-      it.start = NsToDuration(t_iter - t_start);
-      std::vector<uint64_t> bits;
-      if (index == 1) {
-        CollectDirty();  // the full pass sends everything; later writes show up next time
-      } else {
-        bits = CollectDirty();
-      }
-      if (index == o_.stall_iteration) SleepInterruptible(o_.stall_ms * 1'000'000);
-      const int64_t t_synced = MonoNs();
-      if (index > 1) it.sync_time = NsToDuration(t_synced - t_iter);
-      const uint64_t bytes_before = ch_.bytes_sent();
-      const uint64_t sent = SendPages(bits);
-      ch_.Send(Msg::kIterEnd, static_cast<uint64_t>(index));
-      const int64_t t_end = MonoNs();
-      if (o_.lose_dirty > 0 && index == kLoseDirtyIteration) BreakDirtyTracking();
-      total_sent += sent;
-      const uint64_t bytes = ch_.bytes_sent() - bytes_before;
-      if (t_end > t_synced && bytes > 0) {
-        bandwidth = static_cast<double>(bytes) * 1e9 / static_cast<double>(t_end - t_synced);
-      }
-      const uint64_t dirty_now = CountDirty();
-      it.duration = NsToDuration(t_end - t_iter);
-      it.pages_sent = sent;
-      it.bytes_sent = bytes;
-      it.pages_dirtied = dirty_now;
-      it.remaining_bytes = dirty_now * kPageSize;
-      it.bandwidth_mib_s = bandwidth / 1048576.0;
-      const double est_ns =
-          bandwidth > 0 ? static_cast<double>(dirty_now * kPageSize) * 1e9 / bandwidth : 0;
-      it.est_downtime = NsToDuration(static_cast<int64_t>(est_ns));
-      it.progress = std::min(1.0, static_cast<double>(total_sent) / static_cast<double>(pages_));
-      m.iterations.push_back(it);
-      // The engine counts no guest I/O: all_io_cnt is "-" (absent), as is the first round's
-      // sync (the full pass has none).
-      Tlmz(fmt::format("s221 {} {}", sent, static_cast<int64_t>(Ms(t_end - t_iter))));
-      Tlmz(fmt::format("s222 {} {} - {:.2f}", dirty_now,
-                       it.sync_time ? fmt::format("{}", it.sync_time->count() / 1000) : "-",
-                       *it.progress));
-      t_last_iter_end_ = t_end;
-      fmt::print(stderr,
-                 "migrate: iteration {}: sent {} pages in {:.0f} ms ({:.0f} MiB/s), {} dirty, "
-                 "estimated downtime {:.0f} ms\n",
-                 index, sent, Ms(t_end - t_iter), bandwidth / 1048576.0, dirty_now, est_ns / 1e6);
+    for (int index = 1;; ++index) {
+      if (o_.postcopy_after >= 0 && index > o_.postcopy_after) return false;
+      const Iteration& it = PrecopyIteration(index, t_start, total_sent, bandwidth);
       if (o_.postcopy_after >= 0) continue;  // postcopy switches after a fixed count
       // The knob needs its round: the run goes on to it (the tests assert the loss happened).
       if (o_.lose_dirty > 0 && index < kLoseDirtyIteration) continue;
-      if (static_cast<int64_t>(est_ns / 1e6) <= o_.downtime_limit_ms) {
-        converged = true;
-        break;
-      }
-      if (index >= o_.max_iterations) break;
-      // Auto-converge as QEMU does: two rounds in a row dirtying over half of what was sent →
-      // throttle the vCPUs 20 %, then 10 % more each time, up to 99 %.
-      if (o_.auto_converge && index > 1) {
-        consecutive_high_dirty = dirty_now * 2 > sent ? consecutive_high_dirty + 1 : 0;
-        if (consecutive_high_dirty >= 2) {
-          throttle = throttle == 0 ? 0.2 : std::min(0.99, throttle + 0.1);
-          writer_->SetThrottle(throttle);
-          m.config["throttle_final"] = fmt::format("{:.2f}", throttle);
-          consecutive_high_dirty = 0;
-        }
-      }
+      if (it.est_downtime->count() / 1000 <= o_.downtime_limit_ms) return true;
+      if (index >= o_.max_iterations) return false;
+      if (o_.auto_converge && index > 1) AutoConverge(*it.pages_sent, *it.pages_dirtied);
     }
-    Tlmz("RAM_SAVE_FLAG_EOS ram_save_live stage 2");
-    if (o_.postcopy_after >= 0) {
-      RunPostcopy(t_start);
-      return;
+  }
+
+  // One iteration: the dirty bitmap synced (after the first, full pass), the dirty pages sent,
+  // the figures measured and printed. Returns the iteration as recorded in the result.
+  const Iteration& PrecopyIteration(int index, int64_t t_start, uint64_t& total_sent,
+                                    double& bandwidth) {
+    Iteration it;
+    it.index = index;
+    phase_ = fmt::format("precopy iteration {}", index);
+    const int64_t t_iter = MonoNs();
+    it.start = NsToDuration(t_iter - t_start);
+    std::vector<uint64_t> bits;
+    if (index == 1) {
+      CollectDirty();  // the full pass sends everything; later writes show up next time
+    } else {
+      bits = CollectDirty();
     }
-    m.converged = converged;
-    StopAndCopy(t_start, total_sent);
+    if (index == o_.stall_iteration) SleepInterruptible(o_.stall_ms * 1'000'000);
+    const int64_t t_synced = MonoNs();
+    if (index > 1) it.sync_time = NsToDuration(t_synced - t_iter);
+    const uint64_t bytes_before = ch_.bytes_sent();
+    const uint64_t sent = SendPages(bits);
+    ch_.Send(Msg::kIterEnd, static_cast<uint64_t>(index));
+    const int64_t t_end = MonoNs();
+    if (o_.lose_dirty > 0 && index == kLoseDirtyIteration) BreakDirtyTracking();
+    total_sent += sent;
+    const uint64_t bytes = ch_.bytes_sent() - bytes_before;
+    if (t_end > t_synced && bytes > 0) {
+      bandwidth = static_cast<double>(bytes) * 1e9 / static_cast<double>(t_end - t_synced);
+    }
+    const uint64_t dirty_now = CountDirty();
+    it.duration = NsToDuration(t_end - t_iter);
+    it.pages_sent = sent;
+    it.bytes_sent = bytes;
+    it.pages_dirtied = dirty_now;
+    it.remaining_bytes = dirty_now * kPageSize;
+    it.bandwidth_mib_s = bandwidth / 1048576.0;
+    const double est_ns =
+        bandwidth > 0 ? static_cast<double>(dirty_now * kPageSize) * 1e9 / bandwidth : 0;
+    it.est_downtime = NsToDuration(static_cast<int64_t>(est_ns));
+    it.progress = std::min(1.0, static_cast<double>(total_sent) / static_cast<double>(pages_));
+    // The engine counts no guest I/O: all_io_cnt is "-" (absent), as is the first round's
+    // sync (the full pass has none).
+    Tlmz(fmt::format("s221 {} {}", sent, static_cast<int64_t>(Ms(t_end - t_iter))));
+    Tlmz(fmt::format("s222 {} {} - {:.2f}", dirty_now,
+                     it.sync_time ? fmt::format("{}", it.sync_time->count() / 1000) : "-",
+                     *it.progress));
+    t_last_iter_end_ = t_end;
+    fmt::print(stderr,
+               "migrate: iteration {}: sent {} pages in {:.0f} ms ({:.0f} MiB/s), {} dirty, "
+               "estimated downtime {:.0f} ms\n",
+               index, sent, Ms(t_end - t_iter), bandwidth / 1048576.0, dirty_now, est_ns / 1e6);
+    result_.iterations.push_back(it);
+    return result_.iterations.back();
+  }
+
+  // Auto-converge as QEMU does: two rounds in a row dirtying over half of what was sent →
+  // throttle the vCPUs 20 %, then 10 % more each time, up to 99 %.
+  void AutoConverge(uint64_t sent, uint64_t dirty_now) {
+    consecutive_high_dirty_ = dirty_now * 2 > sent ? consecutive_high_dirty_ + 1 : 0;
+    if (consecutive_high_dirty_ < 2) return;
+    throttle_ = throttle_ == 0 ? 0.2 : std::min(0.99, throttle_ + 0.1);
+    writer_->SetThrottle(throttle_);
+    result_.config["throttle_final"] = fmt::format("{:.2f}", throttle_);
+    consecutive_high_dirty_ = 0;
   }
 
   // The destination's kResumed: its resume time (our clock) and its phase checkpoints.
@@ -797,8 +807,10 @@ class Source {
   int64_t pace_start_ = 0, second_start_ = 0;
   uint64_t pace_bytes_ = 0, second_bytes_ = 0;
   bool postcopy_started_ = false;
-  bool resumed_ = false;         // the destination runs the guest
-  int64_t t_last_iter_end_ = 0;  // mono ns: the last precopy round's end
+  bool resumed_ = false;            // the destination runs the guest
+  int64_t t_last_iter_end_ = 0;     // mono ns: the last precopy round's end
+  int consecutive_high_dirty_ = 0;  // auto-converge: rounds in a row dirtying over half sent
+  double throttle_ = 0;             // auto-converge: the vCPUs' throttle now
   std::mutex sent_mutex_;
   std::vector<bool> sent_;
   std::atomic<uint64_t> requests_served_{0};
