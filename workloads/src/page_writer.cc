@@ -89,6 +89,69 @@ struct Rng {  // xorshift64*: fast, good enough to scatter page indices
   }
 };
 
+// A writer thread's pacing: a slice's pages are due at base_ns + paced / pages_per_ns; a new
+// rate or throttle (a new epoch) starts the count again.
+struct Pacer {
+  uint64_t epoch = ~uint64_t{0};
+  int64_t base_ns = 0;
+  double paced = 0, pages_per_ns = 0;
+
+  // How many pages to write now: about 1 ms of the asked rate (1024 when unlimited), or 0
+  // after a sleep of at most 1 ms towards the slice's due time (so Pause()/Stop() stay prompt).
+  uint64_t Slice(uint64_t e, uint64_t rate, double throttle, int threads, int64_t now) {
+    if (e != epoch) {
+      epoch = e;
+      base_ns = now;
+      paced = 0;
+      pages_per_ns = static_cast<double>(rate) * (1.0 - throttle) / static_cast<double>(kPageSize) /
+                     static_cast<double>(threads) / 1e9;
+    }
+    if (rate == 0) return 1024;
+    const uint64_t slice = std::clamp<uint64_t>(static_cast<uint64_t>(pages_per_ns * 1e6), 1, 4096);
+    const int64_t due = base_ns + static_cast<int64_t>(paced / pages_per_ns);
+    if (due > now) {
+      SleepUntilNs(std::min(due, now + 1'000'000));
+      return 0;
+    }
+    // Far behind (descheduled, or the machine cannot keep up): forget debt beyond 50 ms
+    // rather than burst to catch up.
+    if (now - due > 50'000'000) {
+      base_ns = now - 50'000'000;
+      paced = 0;
+    }
+    return slice;
+  }
+};
+
+// Which pages a writer thread writes next, from its slice [lo, hi) of the guest.
+struct Cursor {
+  uint64_t lo, hi;
+  WritePattern pattern;
+  Rng rng;
+  uint64_t next = lo;  // sequential cursor
+
+  // Fills order[0..n) with up to `slice` page indices and returns n; `pass_done` when kOnce
+  // reached the end of its slice.
+  uint64_t Fill(std::vector<uint64_t>& order, uint64_t slice, bool& pass_done) {
+    uint64_t n = 0;
+    for (; n < slice; ++n) {
+      if (pattern == WritePattern::kRandom) {
+        order[n] = lo + rng.Below(hi - lo);
+        continue;
+      }
+      if (next >= hi) {
+        if (pattern == WritePattern::kOnce) {
+          pass_done = true;
+          break;
+        }
+        next = lo;
+      }
+      order[n] = next++;
+    }
+    return n;
+  }
+};
+
 }  // namespace
 
 std::string_view ToString(WritePattern pattern) {
@@ -329,26 +392,21 @@ void PageWriter::WaitWhilePaused() {
 
 void PageWriter::Run(int t) {
   ThreadState& st = *threads_[static_cast<size_t>(t)];
-  const uint64_t lo = static_cast<uint64_t>(t) * pages_ / static_cast<uint64_t>(options_.threads);
-  const uint64_t hi =
-      (static_cast<uint64_t>(t) + 1) * pages_ / static_cast<uint64_t>(options_.threads);
-  const uint64_t span = hi - lo;
-  const WritePattern pattern = options_.pattern;
+  const auto threads = static_cast<uint64_t>(options_.threads);
+  Cursor cursor{.lo = static_cast<uint64_t>(t) * pages_ / threads,
+                .hi = (static_cast<uint64_t>(t) + 1) * pages_ / threads,
+                .pattern = options_.pattern,
+                .rng = Rng{Mix(options_.seed + static_cast<uint64_t>(t)) | 1}};
   const bool verify = options_.verify, timed = options_.record_latency;
   const bool check_header = verify || options_.check_header;
   std::atomic<uint64_t>* const bitmap = options_.dirty_bitmap;
   const Hook hook = options_.hook;
   void* const hook_context = options_.hook_context;
-  Rng rng{Mix(options_.seed + static_cast<uint64_t>(t)) | 1};
 
-  uint64_t next = lo;                 // sequential cursor
   std::vector<uint64_t> order(4096);  // the current slice's page indices
   uint64_t busy = 0;                  // ns spent in slices, published to st.busy_ns
   uint64_t written = 0;               // published to st.pages_written after each slice
-  // Pacing: the slice's pages are due at base_ns + paced / pages_per_ns.
-  uint64_t epoch = ~uint64_t{0};
-  int64_t base_ns = 0;
-  double paced = 0, pages_per_ns = 0;
+  Pacer pacer;
   bool done = false;
 
   auto write_one = [&](uint64_t i) -> bool {
@@ -388,53 +446,16 @@ void PageWriter::Run(int t) {
       WaitWhilePaused();
       continue;
     }
-    const uint64_t e = pacing_epoch_.load(std::memory_order_relaxed);
+    const uint64_t epoch = pacing_epoch_.load(std::memory_order_relaxed);
     const uint64_t rate = rate_.load(std::memory_order_relaxed);
     const double throttle = throttle_.load(std::memory_order_relaxed);
-    int64_t now = NowNs();
-    if (e != epoch) {
-      epoch = e;
-      base_ns = now;
-      paced = 0;
-      pages_per_ns = static_cast<double>(rate) * (1.0 - throttle) / static_cast<double>(kPageSize) /
-                     static_cast<double>(options_.threads) / 1e9;
-    }
-    // A slice: about 1 ms of the asked rate, or 256 pages when unlimited.
-    uint64_t slice = 1024;
-    if (rate > 0) {
-      slice = std::clamp<uint64_t>(static_cast<uint64_t>(pages_per_ns * 1e6), 1, 4096);
-      const int64_t due = base_ns + static_cast<int64_t>(paced / pages_per_ns);
-      if (due > now) {
-        // Sleep in steps of at most 1 ms so that Pause()/Stop() stay prompt.
-        SleepUntilNs(std::min(due, now + 1'000'000));
-        continue;
-      }
-      // Far behind (descheduled, or the machine cannot keep up): forget debt beyond 50 ms
-      // rather than burst to catch up.
-      if (now - due > 50'000'000) {
-        base_ns = now - 50'000'000;
-        paced = 0;
-      }
-    }
-    const int64_t work_start = now;
+    const int64_t work_start = NowNs();
+    const uint64_t slice = pacer.Slice(epoch, rate, throttle, options_.threads, work_start);
+    if (slice == 0) continue;
     // The slice's page indices first, so that the writes can prefetch kAhead pages in advance:
     // the pages' cache and TLB misses then overlap instead of stalling one after the other.
-    uint64_t n = 0;
     bool pass_done = false;
-    for (; n < slice; ++n) {
-      if (pattern == WritePattern::kRandom) {
-        order[n] = lo + rng.Below(span);
-      } else {
-        if (next >= hi) {
-          if (pattern == WritePattern::kOnce) {
-            pass_done = true;
-            break;
-          }
-          next = lo;
-        }
-        order[n] = next++;
-      }
-    }
+    const uint64_t n = cursor.Fill(order, slice, pass_done);
     constexpr uint64_t kAhead = 64;
     for (uint64_t a = 0; a < std::min(n, kAhead); ++a)
       __builtin_prefetch(base_ + order[a] * kPageSize, 1);
@@ -450,13 +471,13 @@ void PageWriter::Run(int t) {
         break;
       }
     }
-    if (k < n && pattern != WritePattern::kRandom) {
-      next = order[k];  // paused mid-slice: the unwritten pages come first next time
+    if (k < n && cursor.pattern != WritePattern::kRandom) {
+      cursor.next = order[k];  // paused mid-slice: the unwritten pages come first next time
     } else if (pass_done && !done) {
       done = true;  // kOnce: every page of the slice written once
     }
     written += k;
-    paced += static_cast<double>(k);
+    pacer.paced += static_cast<double>(k);
     st.pages_written.store(written, std::memory_order_relaxed);
     const int64_t work_end = NowNs();
     if (k > 0) {
