@@ -148,12 +148,18 @@ TEST_F(QemuSlo, TraceFiguresOfABusyGuest) {
   why.Clear();
   EXPECT_FALSE(ExplainMatchResult(DowntimePhase("destination-load", Lt(1us)), m, &why));
   EXPECT_THAT(why.str(), HasSubstr("downtime phase destination-load is"));
+  EXPECT_THAT(why.str(), HasSubstr("slowest device there: ")) << "the loads' per-device times";
   why.Clear();
   EXPECT_FALSE(ExplainMatchResult(DowntimeDevice("virtio-net", Lt(1us)), m, &why));
   EXPECT_THAT(why.str(), HasSubstr("virtio-net took"));
   why.Clear();
   EXPECT_FALSE(ExplainMatchResult(MaxDowntime(Lt(*m.guest_pause)), m, &why));
   EXPECT_THAT(why.str(), HasSubstr("the guest's pause, from QEMU trace checkpoints"));
+  EXPECT_THAT(why.str(), HasSubstr("QEMU reported "));
+  // Where the pause went by device: the largest phase's slowest device (or, when no device time
+  // falls in that phase, the slowest one elsewhere).
+  EXPECT_THAT(why.str(), HasSubstr("; the largest phase "));
+  EXPECT_THAT(why.str(), HasSubstr("slowest device"));
   RecordProperty("verdict_max_downtime", why.str());
 }
 

@@ -34,39 +34,63 @@ std::string Breakdown(const std::vector<Phase>& phases) {
   return s;
 }
 
+bool IsQemu(Format f) {
+  return f == Format::kQemuQmp || f == Format::kQemuTrace || f == Format::kQemuDebug;
+}
+
+// "vga 12.3ms"
+std::string DeviceFigure(const DeviceDowntime& d) {
+  return DeviceName(d) + " " + FormatDuration(d.duration);
+}
+
+// ", slowest device there: vga 12.3ms" for a phase that has device times, else "".
+std::string SlowestDeviceThere(const MigrationResult& m, std::string_view phase) {
+  auto slowest = SlowestDevices(m, "", phase, 1);
+  if (slowest.empty()) return "";
+  return ", slowest device there: " + DeviceFigure(*slowest.front());
+}
+
+// Where the downtime went by device (QEMU's per-device trace times): "the largest phase
+// non-iterable-save 30.1ms, slowest device there: vga 12.3ms". Empty when the run has no device
+// times: a run without them says nothing about devices.
+std::string LargestPhaseDevice(const MigrationResult& m) {
+  if (m.downtime_devices.empty()) return "";
+  auto slowest = SlowestDevices(m, "", "", 1);
+  const DeviceDowntime& worst = *slowest.front();
+  const std::string where =
+      worst.side == "destination" ? "load on the destination" : "save on the source";
+  auto largest =
+      std::max_element(m.downtime_breakdown.begin(), m.downtime_breakdown.end(),
+                       [](const Phase& a, const Phase& b) { return a.duration < b.duration; });
+  if (largest == m.downtime_breakdown.end()) {
+    return fmt::format("slowest device: {} ({})", DeviceFigure(worst), where);
+  }
+  std::string s =
+      fmt::format("the largest phase {} {}", largest->name, FormatDuration(largest->duration));
+  if (std::string there = SlowestDeviceThere(m, largest->name); !there.empty()) return s + there;
+  return s + fmt::format(" (no device times there; slowest device: {}, {})", DeviceFigure(worst),
+                         where);
+}
+
 }  // namespace
 
 namespace internal {
-
-// The guest's pause: measured apart from the VMM (trace checkpoints, then STOP→RESUME events),
-// else the VMM's own figure. QEMU's own `downtime` is source-side only.
-std::optional<Duration> JudgedDowntime(const MigrationResult& m) {
-  if (m.guest_pause) return m.guest_pause;
-  if (m.stop_resume_gap) return m.stop_resume_gap;
-  return m.downtime;
-}
 
 FigureSpec<MigrationResult, Duration> DowntimeSpec() {
   return {"max downtime", JudgedDowntime,
           [](const MigrationResult& m, const Duration& d) {
             std::string s = "whose downtime is " + FormatDuration(d);
-            std::string reported =
-                m.downtime ? fmt::format("; the VMM reported {}", FormatDuration(*m.downtime))
-                           : std::string("; the VMM reported none");
-            if (m.guest_pause) {
-              auto from = m.config.find("guest_pause_from");
-              s += fmt::format(" (the guest's pause, from {}{})",
-                               from != m.config.end() ? from->second : "the run's own clocks",
-                               reported);
-            } else if (m.stop_resume_gap) {
-              s += fmt::format(
-                  " (the guest's pause, from the source's STOP event to the "
-                  "destination's RESUME{})",
-                  reported);
-            } else if (m.format == Format::kQemuQmp || m.format == Format::kQemuTrace) {
-              s += " (QEMU's own figure: the source's side only)";
+            const auto judged = JudgedDowntimeOf(m);
+            if (judged && judged->from != DowntimeSource::kReported) {
+              // The VMM's own figure beside the judged one, under its own name.
+              s += fmt::format(" ({}; {} {})", DescribeDowntimeSource(m, judged->from),
+                               ReportedDowntimeName(m.format),
+                               m.downtime ? FormatDuration(*m.downtime) : std::string("none"));
+            } else if (IsQemu(m.format)) {
+              s += " (" + DescribeDowntimeSource(m, DowntimeSource::kReported) + ")";
             }
             if (!m.downtime_breakdown.empty()) s += " (" + Breakdown(m.downtime_breakdown) + ")";
+            if (std::string devices = LargestPhaseDevice(m); !devices.empty()) s += "; " + devices;
             return s;
           },
           [](const MigrationResult& m) { return Missing(m, "downtime figure"); }};
@@ -125,7 +149,17 @@ FigureSpec<MigrationResult, Duration> DowntimePhaseSpec(std::string phase) {
           },
           [phase](const MigrationResult& m, const Duration& d) {
             std::string s = fmt::format("whose downtime phase {} is {}", phase, FormatDuration(d));
-            if (m.downtime) s += fmt::format(" of {}", FormatDuration(*m.downtime));
+            if (auto judged = JudgedDowntime(m)) s += " of " + FormatDuration(*judged);
+            s += SlowestDeviceThere(m, phase);
+            // The largest phase too, unless it is this one: where else the downtime went.
+            auto largest = std::max_element(
+                m.downtime_breakdown.begin(), m.downtime_breakdown.end(),
+                [](const Phase& a, const Phase& b) { return a.duration < b.duration; });
+            if (largest != m.downtime_breakdown.end() && largest->name != phase) {
+              if (std::string devices = LargestPhaseDevice(m); !devices.empty()) {
+                s += "; " + devices;
+              }
+            }
             return s;
           },
           [phase](const MigrationResult& m) {
@@ -329,21 +363,31 @@ FigureSpec<DirtyResult, double> DirtyRateSpec() {
 }
 
 FigureSpec<RunResult, Duration> DowntimeGapSpec() {
-  return {"guest blackout beyond the reported downtime",
+  return {"guest blackout beyond the downtime",
           [](const RunResult& r) -> std::optional<Duration> {
-            if (!r.migration || !r.migration->downtime || !r.probe || !r.probe->longest_blackout) {
-              return std::nullopt;
-            }
-            return *r.probe->longest_blackout - *r.migration->downtime;
+            if (!r.migration || !r.probe || !r.probe->longest_blackout) return std::nullopt;
+            const auto judged = JudgedDowntime(*r.migration);
+            if (!judged) return std::nullopt;
+            return *r.probe->longest_blackout - *judged;
           },
           [](const RunResult& r, const Duration& gap) {
-            return fmt::format("whose guest blackout {} exceeds the reported downtime {} by {}",
-                               FormatDuration(*r.probe->longest_blackout),
-                               FormatDuration(*r.migration->downtime), FormatDuration(gap));
+            const MigrationResult& m = *r.migration;
+            std::string downtime = FormatDuration(*JudgedDowntime(m));
+            if (auto beside = ReportedDowntimeBeside(m)) {
+              downtime +=
+                  fmt::format(" ({} {})", ReportedDowntimeName(m.format), FormatDuration(*beside));
+            }
+            const std::string blackout = FormatDuration(*r.probe->longest_blackout);
+            if (gap < Duration::zero()) {
+              return fmt::format("whose guest blackout {} is {} below the downtime {}", blackout,
+                                 FormatDuration(-gap), downtime);
+            }
+            return fmt::format("whose guest blackout {} exceeds the downtime {} by {}", blackout,
+                               downtime, FormatDuration(gap));
           },
           [](const RunResult& r) {
             if (!r.migration) return std::string("which has no migration result");
-            if (!r.migration->downtime) return Missing(*r.migration, "downtime figure");
+            if (!JudgedDowntime(*r.migration)) return Missing(*r.migration, "downtime figure");
             if (!r.probe) return std::string("which has no probe result");
             return std::string("which has no guest blackout figure");
           }};

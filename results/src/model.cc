@@ -316,6 +316,47 @@ std::optional<Duration> ReportedDowntimeBeside(const MigrationResult& m) {
   return m.downtime;
 }
 
+std::string FailureHeadline(std::string_view failure) {
+  auto next_line = [&failure]() {
+    const size_t end = failure.find('\n');
+    std::string_view line = failure.substr(0, end);
+    failure.remove_prefix(end == std::string_view::npos ? failure.size() : end + 1);
+    return line;
+  };
+  const std::string first(next_line());
+  if (first.find("Value of: ") == std::string::npos) return first;
+  while (!failure.empty()) {
+    std::string_view line = next_line();
+    if (line.starts_with("Expected: ")) return first + " — " + std::string(line);
+  }
+  return first;
+}
+
+std::string_view DevicePhase(const DeviceDowntime& d) {
+  if (d.side == "destination") return "destination-load";
+  return d.kind == "iterable" ? "iterable-save" : "non-iterable-save";
+}
+
+std::string DeviceName(const DeviceDowntime& d) {
+  if (d.instance && *d.instance != 0) return fmt::format("{} #{}", d.device, *d.instance);
+  return d.device;
+}
+
+std::vector<const DeviceDowntime*> SlowestDevices(const MigrationResult& m, std::string_view side,
+                                                  std::string_view phase, size_t n) {
+  std::vector<const DeviceDowntime*> out;
+  for (const DeviceDowntime& d : m.downtime_devices) {
+    if (!side.empty() && d.side != side) continue;
+    if (!phase.empty() && DevicePhase(d) != phase) continue;
+    out.push_back(&d);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const DeviceDowntime* a, const DeviceDowntime* b) {
+    return a->duration > b->duration;
+  });
+  if (out.size() > n) out.resize(n);
+  return out;
+}
+
 std::optional<WorstStallFigure> WorstStall(const MigrationResult& m, StallSources sources) {
   std::optional<WorstStallFigure> worst;
   for (const Iteration& it : m.iterations) {
@@ -417,7 +458,7 @@ std::optional<RunProblem> VerdictProblem(const RunResult& run) {
   return RunProblem{RunProblem::Kind::kTestFailed,
                     f.empty() ? std::string("the test failed")
                               : fmt::format("{} failed assertion(s), the first: {}", f.size(),
-                                            FirstLine(f.front()))};
+                                            FailureHeadline(f.front()))};
 }
 
 }  // namespace

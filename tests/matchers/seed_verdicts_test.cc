@@ -1,6 +1,9 @@
 // SLO verdicts a migration engineer expects on the seed documents, through the parsers.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "../results/test_data.hpp"
 #include "migtest/matchers.hpp"
@@ -85,6 +88,27 @@ TEST(SeedVerdictsTest, BriefExampleCompilesAndJudges) {
   EXPECT_THAT(run.migration, TotalMigrationTime(Le(30s)));
   EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(5ms)));
   EXPECT_THAT(run, DowntimeGap(Lt(50ms)));
+}
+
+// A real QEMU 10 precopy (trace recorded from two QEMUs): the explanation says where the pause
+// went by device, from the per-device times of the run itself.
+TEST(SeedVerdictsTest, Qemu10TraceNamesTheSlowestDeviceOfTheLargestPhase) {
+  RunResult run = ParseQemuTraceFiles(
+      {Data("qemu10-trace-precopy-source.log"), Data("qemu10-trace-precopy-destination.log")});
+  ASSERT_TRUE(run.migration && run.migration->guest_pause);
+  const MigrationResult& m = *run.migration;
+  const std::string why = Explain(MaxDowntime(Lt(1ms)), m);
+  EXPECT_THAT(why, HasSubstr("the guest's pause, from QEMU trace checkpoints"));
+  auto largest =
+      std::max_element(m.downtime_breakdown.begin(), m.downtime_breakdown.end(),
+                       [](const Phase& a, const Phase& b) { return a.duration < b.duration; });
+  ASSERT_NE(largest, m.downtime_breakdown.end());
+  const auto there = SlowestDevices(m, "", largest->name, 1);
+  ASSERT_FALSE(there.empty()) << largest->name << " has no device times: " << why;
+  EXPECT_THAT(why, HasSubstr(fmt::format("; the largest phase {} {}, slowest device there: {} {}",
+                                         largest->name, FormatDuration(largest->duration),
+                                         DeviceName(*there.front()),
+                                         FormatDuration(there.front()->duration))));
 }
 
 }  // namespace

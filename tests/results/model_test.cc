@@ -261,9 +261,51 @@ TEST(ProblemsOfTest, EachBreakageIsNamedWithTheRunsOwnWords) {
   slo.verdict = TestVerdict{TestVerdict::Outcome::kFailed, {"a.cc:3: Value of: run.migration"}};
   EXPECT_EQ(kinds(slo), std::vector<K>{K::kTestFailed});
   EXPECT_TRUE(TimingsCount(ProblemsOf(slo)));
+  // The verdict keeps each failure's full text; the problem gives one line of it.
+  slo.verdict->failures = {
+      "a.cc:3: Value of: run.migration\nExpected: has max downtime that is < 30ms\n  Actual: "
+      "completed, whose downtime is 39.7ms"};
+  EXPECT_EQ(ProblemsOf(slo)[0].why,
+            "1 failed assertion(s), the first: a.cc:3: Value of: run.migration — Expected: has max "
+            "downtime that is < 30ms");
   RunResult skipped = base;
   skipped.verdict = TestVerdict{TestVerdict::Outcome::kSkipped, {}};
   EXPECT_TRUE(ProblemsOf(skipped).empty());
+}
+
+TEST(FailureHeadlineTest, OneLineOfAFullFailure) {
+  EXPECT_EQ(FailureHeadline("a.cc:3: Value of: run.migration\nExpected: is < 1ms\n  Actual: 2ms"),
+            "a.cc:3: Value of: run.migration — Expected: is < 1ms");
+  EXPECT_EQ(FailureHeadline("a.cc:9: Failed\nthe backend could not run"), "a.cc:9: Failed");
+  EXPECT_EQ(FailureHeadline("a.cc:3: Value of: x"), "a.cc:3: Value of: x");
+  EXPECT_EQ(FailureHeadline(""), "");
+}
+
+TEST(DeviceTimesTest, EachDeviceInItsPhaseSlowestFirst) {
+  MigrationResult m;
+  m.downtime_devices = {
+      {"ram", 0, "source", "iterable", microseconds(67)},
+      {"0000:00:01.0/virtio-net", 0, "destination", "non-iterable", microseconds(594)},
+      {"dma", 1, "source", "non-iterable", microseconds(8)},
+      {"cpu", 0, "source", "non-iterable", microseconds(76)},
+      {"cpu", 0, "destination", "non-iterable", microseconds(22)}};
+  EXPECT_EQ(DevicePhase(m.downtime_devices[0]), "iterable-save");
+  EXPECT_EQ(DevicePhase(m.downtime_devices[1]), "destination-load");
+  EXPECT_EQ(DevicePhase(m.downtime_devices[2]), "non-iterable-save");
+  EXPECT_EQ(DeviceName(m.downtime_devices[2]), "dma #1");
+  EXPECT_EQ(DeviceName(m.downtime_devices[3]), "cpu");
+  auto names = [](const std::vector<const DeviceDowntime*>& v) {
+    std::vector<std::string> out;
+    for (const DeviceDowntime* d : v) out.push_back(DeviceName(*d) + "/" + d->side);
+    return out;
+  };
+  EXPECT_EQ(names(SlowestDevices(m, "source", "", 2)),
+            (std::vector<std::string>{"cpu/source", "ram/source"}));
+  EXPECT_EQ(names(SlowestDevices(m, "", "non-iterable-save", 5)),
+            (std::vector<std::string>{"cpu/source", "dma #1/source"}));
+  EXPECT_EQ(names(SlowestDevices(m, "", "", 1)),
+            std::vector<std::string>{"0000:00:01.0/virtio-net/destination"});
+  EXPECT_TRUE(SlowestDevices(m, "", "announce", 3).empty());
 }
 
 }  // namespace

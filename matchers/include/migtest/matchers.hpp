@@ -3,13 +3,13 @@
 // Every matcher accepts the part it judges either as is or as the std::optional a RunResult holds
 // (a missing part or figure is a non-match that says so, never a pass), and most wrap an inner
 // matcher so that Lt/Le/Gt/AllOf/Not compose. Durations compare across units (100ms, 0.1s,
-// 100000us).
+// 100000us). What each judges on each backend: the README's "Which matcher takes what".
 //
 //   using namespace std::chrono_literals;
 //   using namespace migtest;   // and ::testing::{Lt, Le, Ge, Not, AllOf}
 //
 //   On run.migration (MigrationResult):
-//     EXPECT_THAT(run.migration, MaxDowntime(Lt(100ms)));
+//     EXPECT_THAT(run.migration, MaxDowntime(Lt(100ms)));   // the judged downtime (below)
 //     EXPECT_THAT(run.migration, DowntimePhase("snapshot", Lt(10ms)));
 //     EXPECT_THAT(run.migration, DowntimeDevice("virtio-net", Lt(2ms)));       // QEMU trace
 //     EXPECT_THAT(run.migration, TotalMigrationTime(Le(30s)));
@@ -20,20 +20,27 @@
 //     EXPECT_THAT(run.migration, Converged());
 //     EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(5ms)));  // or Average(), Max()
 //     EXPECT_THAT(run.migration, Bandwidth(Ge(1000.0)));                      // MiB/s, average
-//     EXPECT_THAT(run.migration, MemoryVerified());
+//     EXPECT_THAT(run.migration, MemoryVerified());  // engine: every page; QEMU: the dirtier's set
 //   On run.probe (ProbeResult):
 //     EXPECT_THAT(run.probe, GuestBlackout(Lt(150ms)));
 //     EXPECT_THAT(run.probe, PacketsLost(Le(5u)));
 //   On run.dirty (DirtyResult):
-//     EXPECT_THAT(run.dirty, DirtyRate(Near(200, 0.02)));                  // within 2 % of 200
-//     MiB/s
+//     EXPECT_THAT(run.dirty, DirtyRate(Near(200, 0.02)));  // MiB/s, within 2 % of 200
 //   On the whole run (RunResult):
-//     EXPECT_THAT(run, DowntimeGap(Lt(50ms)));   // guest-visible blackout minus reported downtime
+//     EXPECT_THAT(run, DowntimeGap(Lt(50ms)));  // guest-visible blackout minus judged downtime
+//     EXPECT_THAT(run, GuestHealthy());         // console, dirtier and prober after the switch
 //
-// A failure reads, for example:
-//   Expected: has max downtime that is < 100ms
-//     Actual: completed in 960ms, downtime 143ms, 3 iterations, whose downtime is 143ms
-//             (final_iter=120ms, state=9ms, send_state=13ms, complete=1ms)
+// The downtime judged is JudgedDowntime (results/model.hpp): the guest's pause where the run
+// measured it (QEMU 10's trace checkpoints, else the STOP→RESUME event gap), else the VMM's own
+// figure; when the pause is judged, the explanation shows the VMM's figure beside it by name
+// ("QEMU reported 22ms"). With QEMU's per-device times, MaxDowntime and DowntimePhase also name
+// the largest phase's slowest device. A failure reads, for example:
+//   Expected: has max downtime that is < 30ms
+//     Actual: (completed in 1730ms, downtime 39.7ms (QEMU reported 22ms) [qemu-trace]), whose
+//             downtime is 39.7ms (the guest's pause, from QEMU trace checkpoints
+//             src-downtime-start → dst-precopy-bh-vm-started; QEMU reported 22ms) (stop=1ms,
+//             iterable-save=3ms, non-iterable-save=30.1ms, …); the largest phase
+//             non-iterable-save 30.1ms, slowest device there: 0000:00:02.0/vga 12.3ms
 #pragma once
 
 #include <gmock/gmock.h>
@@ -52,13 +59,17 @@ namespace migtest {
 // The guest's pause: source stop → destination vCPUs running. Judges what the run measured apart
 // from the VMM when it can (QEMU: the trace checkpoints, else the STOP→RESUME event gap; the
 // engine: its two clocks), else the VMM's own figure; the explanation says which it used, shows
-// the VMM's own figure beside it, and gives the downtime breakdown when there is one.
+// the VMM's own figure beside it (ReportedDowntimeName: "QEMU reported"), gives the downtime
+// breakdown when there is one and, with per-device times (QEMU trace), the largest phase's slowest
+// device ("the largest phase non-iterable-save 30.1ms, slowest device there: vga 12.3ms").
 template <typename M>
 internal::FigureMatcher<MigrationResult, Duration> MaxDowntime(M inner) {
   return {internal::DowntimeSpec(), testing::MatcherCast<Duration>(inner)};
 }
 
-// One named phase of the downtime breakdown (e.g. "snapshot", "final_iter", "resume").
+// One named phase of the downtime breakdown (e.g. "snapshot", "final_iter", "resume"). Explained
+// as a part of the judged downtime ("30.1ms of 39.7ms"), with the slowest device of that phase and
+// of the largest phase when the run has per-device times.
 template <typename M>
 internal::FigureMatcher<MigrationResult, Duration> DowntimePhase(std::string phase, M inner) {
   return {internal::DowntimePhaseSpec(std::move(phase)), testing::MatcherCast<Duration>(inner)};
@@ -172,7 +183,8 @@ internal::FigureMatcher<DirtyResult, double> DirtyRate(M inner) {
   return {internal::DirtyRateSpec(), testing::MatcherCast<double>(inner)};
 }
 
-// The guest-visible blackout minus the VMM-reported downtime: what the VMM's figure hides.
+// The guest-visible blackout minus the judged downtime (MaxDowntime's): what the network path
+// adds to the guest's pause, or, where only the VMM's own figure exists, what that figure hides.
 template <typename M>
 internal::FigureMatcher<RunResult, Duration> DowntimeGap(M inner) {
   return {internal::DowntimeGapSpec(), testing::MatcherCast<Duration>(inner)};

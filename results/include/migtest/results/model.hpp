@@ -224,7 +224,9 @@ struct GuestResult {
 struct TestVerdict {
   enum class Outcome { kPassed, kFailed, kSkipped };
   Outcome outcome = Outcome::kPassed;
-  // Each failed assertion: "file:line: its first line" (gtest's summary of it).
+  // Each failed assertion in full: "file:line: " and gtest's text of it, every line
+  // ("Value of: run.migration", "Expected: …", "  Actual: …"), without gtest's trace lines.
+  // FailureHeadline gives one line of it.
   std::vector<std::string> failures{};
   friend bool operator==(const TestVerdict&, const TestVerdict&) = default;
 };
@@ -253,6 +255,9 @@ std::vector<std::string> FormatNames();
 std::optional<Status> StatusFromString(std::string_view name);
 std::string_view ToString(TestVerdict::Outcome outcome);  // passed | failed | skipped
 std::optional<TestVerdict::Outcome> OutcomeFromString(std::string_view name);
+// One line for a failed assertion's full text (TestVerdict::failures): its first line, and when
+// that is gtest's bare "Value of: x", its "Expected: …" line after a dash.
+std::string FailureHeadline(std::string_view failure);
 
 // Fills what `into` lacks from `from` (parts and figures); used to combine a migration log with the
 // prober's and the dirtier's outputs into one RunResult.
@@ -281,6 +286,17 @@ std::string_view ReportedDowntimeName(Format format);
 // measured): shown beside the judged downtime under ReportedDowntimeName. nullopt when the VMM's
 // figure is what is judged, or when it reported none.
 std::optional<Duration> ReportedDowntimeBeside(const MigrationResult& m);
+
+// Per-device times (QEMU's vmstate_downtime_save/_load trace events) placed in the downtime
+// phases the trace checkpoints bound: a source device's save in "iterable-save" (RAM, block) or
+// "non-iterable-save" (every other device), a destination device's load in "destination-load".
+std::string_view DevicePhase(const DeviceDowntime& d);
+// "0000:00:01.0/virtio-net", "dma #1": QEMU's idstr, with the instance when it is not the first.
+std::string DeviceName(const DeviceDowntime& d);
+// The `n` slowest devices whose time falls in `phase` (DevicePhase), or on `side` ("source",
+// "destination") when `phase` is empty; slowest first, ties in the VMM's order.
+std::vector<const DeviceDowntime*> SlowestDevices(const MigrationResult& m, std::string_view side,
+                                                  std::string_view phase, size_t n);
 
 // The longest the migration held the guest's copy still in one go, and what it was: an
 // iteration's dirty-bitmap sync (Iteration::sync_time) or a section the VMM reported as a stall
