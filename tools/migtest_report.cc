@@ -730,9 +730,7 @@ std::string DevicesPlot(const migtest::MigrationResult& mr) {
   };
   std::map<std::string, Device> by_name;
   for (const auto& d : mr.downtime_devices) {
-    std::string name = d.device;
-    if (d.instance && *d.instance > 0) name += fmt::format(" #{}", *d.instance);
-    Device& dev = by_name[name];
+    Device& dev = by_name[migtest::DeviceName(d)];
     if (d.side == "destination") {
       dev.load += MsOf(d.duration);
       dev.loaded = true;
