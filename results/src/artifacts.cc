@@ -310,8 +310,8 @@ MergedRun MergeRunArtifacts(const std::vector<RunArtifact>& files,
   for (const RunArtifact& a : files) {
     if (a.kind == K::kProberReport || (a.kind == K::kProberLog && !have_prober_report)) {
       read(a, [&] {
-        RunResult probe = ParseFile(a.path, a.kind == K::kProberReport ? Format::kMigtest
-                                                                       : Format::kMigmon);
+        RunResult probe =
+            ParseFile(a.path, a.kind == K::kProberReport ? Format::kMigtest : Format::kMigmon);
         // Only what the prober measured: its "migration" or "dirty" parts are none of the run's.
         RunResult only;
         only.probe = std::move(probe.probe);
