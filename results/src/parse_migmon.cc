@@ -1,6 +1,8 @@
 // mig_mon / migmon human outputs (seed 001 and the real tool's forms): mm_dirty's header,
 // per-second line and -L histogram, vm -s's Speed, vm -d's Latency, the prober's spike CSV and
-// live status line. migtest's own result.json (one document, or JSON lines of several).
+// live status line, and migmon client_rr's closing report (what it probed, sent/received/lost,
+// longest blackout, max_delay, RTT percentiles: its prober.stderr.log in an artifact folder).
+// migtest's own result.json (one document, or JSON lines of several).
 //
 // The prober's figures are its answers' spacing. Seed 001: the client "will record the latency of
 // each packet received, recording spikes into $LOG and also show the maximum latency detected".
@@ -48,6 +50,22 @@ Duration Ms(const LineReader& r, const std::ssub_match& s, const std::string& li
   return std::chrono::milliseconds(ms);
 }
 
+// A decimal number of microseconds (or of milliseconds) as a Duration, rounded to the microsecond.
+Duration Scaled(const LineReader& r, const std::ssub_match& s, const std::string& line,
+                std::string expected, double us_per_unit) {
+  const auto v = Num<double>(r, s, line, expected);
+  if (!(v >= 0 && v * us_per_unit < 9e15)) r.Fail(std::move(expected), line);
+  return Duration(static_cast<Duration::rep>(v * us_per_unit + 0.5));
+}
+Duration UsFrom(const LineReader& r, const std::ssub_match& s, const std::string& line,
+                std::string expected) {
+  return Scaled(r, s, line, std::move(expected), 1.0);
+}
+Duration UsFromMs(const LineReader& r, const std::ssub_match& s, const std::string& line,
+                  std::string expected) {
+  return Scaled(r, s, line, std::move(expected), 1000.0);
+}
+
 }  // namespace
 
 RunResult ParseMigmon(std::istream& in, std::string_view source) {
@@ -61,6 +79,9 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
   bool has_dirty = false, has_probe = false, has_mig = false;
   std::vector<Duration> latency_averages;
   std::optional<Duration> latency_max;
+  std::optional<Duration> probe_blackout;
+  LatencyDistribution postcopy_summary;  // vm -d's closing "Postcopy latency (us):" line
+  bool has_postcopy_summary = false;     // the prober's own "longest blackout:" line
 
   static const std::regex kDirty(
       R"(^dirty-rate: (\d+(?:\.\d+)?) \(MB/s\), time \(ms\): (\d+(?:\.\d+)?), load: (\d+(?:\.\d+)?)%(?:, lat \(us\): p50=(\d+) p99=(\d+) max=(\d+))?$)");
@@ -73,6 +94,20 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
   static const std::regex kTimeoutErrno(R"(recvfrom\(\) ERRNO: 11(?!\d))");  // EAGAIN
   static const std::regex kRecvTimeout(R"(^Setting socket recv timeout to (\d+) \(ms\)$)");
   static const std::regex kSpike(R"(^(\d+),(\d+)$)");
+  // migmon client_rr's report (its human lines; on stderr with --json): what it probes, then at
+  // the end its counts, the longest blackout, mig_mon's max_delay and the RTT percentiles.
+  static const std::regex kProbing(
+      R"(^(?:probing|sending to) \S+ every (\d+(?:\.\d+)?) ms \((?:round trip|one way)\)$)");
+  static const std::regex kCounts(
+      R"(^sent (\d+), received (\d+), lost (\d+) \(\d+(?:\.\d+)?%\)(?:, \d+ port-unreachable errors)?$)");
+  static const std::regex kOneWayCount(R"(^sent (\d+) packets in \d+ ms$)");
+  static const std::regex kBlackout(
+      R"(^longest blackout: (\d+(?:\.\d+)?) \(ms\), from probe \d+ sent at \+\d+(?:\.\d+)? \(ms\)$)");
+  static const std::regex kPostcopyLatency(
+      R"(^Postcopy latency \(us\): requests=(\d+) average=(\d+(?:\.\d+)?) p50=(\d+(?:\.\d+)?) p99=(\d+(?:\.\d+)?) max=(\d+(?:\.\d+)?)$)");
+  static const std::regex kMaxDelay(R"(^max_delay: (\d+) \(ms\), spikes: (\d+)$)");
+  static const std::regex kRtt(
+      R"(^rtt \(us\): min=(\d+(?:\.\d+)?) p50=(\d+(?:\.\d+)?) p90=\d+(?:\.\d+)? p99=(\d+(?:\.\d+)?) p99\.9=\d+(?:\.\d+)? max=(\d+(?:\.\d+)?)$)");
   static const std::regex kPattern(
       R"((?:^|\s)(?:[Dd]irty )?[Pp]attern:\s*(sequential|random|once)\b)");
   static const std::regex kMemory(R"([Mm]emory size:\s*(\d+)\s*\(?MB)");
@@ -102,6 +137,56 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
       dirty.rate_mib_s.push_back(Num<double>(r, m[1], line, "a rate in MB/s"));
       dirty.load_percent.push_back(Num<double>(r, m[3], line, "a load in %"));
       has_dirty = true;
+    } else if (line.starts_with("probing ") || line.starts_with("sending to ")) {
+      if (!std::regex_match(line, m, kProbing)) {
+        r.Fail("'probing HOST:PORT every N ms (round trip)'", line);
+      }
+      probe.interval = UsFromMs(r, m[1], line, "an interval in ms");
+      has_probe = true;
+    } else if (line.starts_with("sent ")) {
+      if (std::regex_match(line, m, kOneWayCount)) {
+        probe.sent = Num<uint64_t>(r, m[1], line, "a count of packets");
+      } else if (std::regex_match(line, m, kCounts)) {
+        probe.sent = Num<uint64_t>(r, m[1], line, "a count of probes sent");
+        probe.received = Num<uint64_t>(r, m[2], line, "a count of replies");
+        probe.lost = Num<uint64_t>(r, m[3], line, "a count of probes lost");
+      } else {
+        r.Fail("'sent N, received N, lost N (P%)' or 'sent N packets in N ms'", line);
+      }
+      has_probe = true;
+    } else if (line.starts_with("longest blackout:")) {
+      if (!std::regex_match(line, m, kBlackout)) {
+        r.Fail("'longest blackout: N.NNN (ms), from probe N sent at +N.NNN (ms)'", line);
+      }
+      // The prober's own measure (first unanswered send to the next reply): it replaces the
+      // status lines' max_delay, which counts from the last answer before the outage.
+      probe_blackout = UsFromMs(r, m[1], line, "a blackout in ms");
+      has_probe = true;
+    } else if (line.starts_with("max_delay:")) {
+      if (!std::regex_match(line, m, kMaxDelay)) r.Fail("'max_delay: N (ms), spikes: N'", line);
+      probe.max_latency = Longer(probe.max_latency, Ms(r, m[1], line, "max_delay in ms"));
+      has_probe = true;
+    } else if (line.starts_with("rtt (us):")) {
+      if (!std::regex_match(line, m, kRtt)) {
+        r.Fail("'rtt (us): min=N p50=N p90=N p99=N p99.9=N max=N'", line);
+      }
+      probe.rtt.reported_min = UsFrom(r, m[1], line, "a minimum RTT in us");
+      probe.rtt.reported_p50 = UsFrom(r, m[2], line, "a median RTT in us");
+      probe.rtt.reported_p99 = UsFrom(r, m[3], line, "a 99th percentile RTT in us");
+      probe.rtt.reported_max = UsFrom(r, m[4], line, "a maximum RTT in us");
+      has_probe = true;
+    } else if (line.starts_with("Postcopy latency (us):")) {
+      // vm -d's closing line over every page request it answered.
+      if (!std::regex_match(line, m, kPostcopyLatency)) {
+        r.Fail("'Postcopy latency (us): requests=N average=N p50=N p99=N max=N'", line);
+      }
+      postcopy_summary.reported_count = Num<uint64_t>(r, m[1], line, "a count of requests");
+      postcopy_summary.reported_avg = UsFrom(r, m[2], line, "an average in us");
+      postcopy_summary.reported_p50 = UsFrom(r, m[3], line, "a median in us");
+      postcopy_summary.reported_p99 = UsFrom(r, m[4], line, "a 99th percentile in us");
+      postcopy_summary.reported_max = UsFrom(r, m[5], line, "a maximum in us");
+      has_postcopy_summary = true;
+      has_mig = true;
     } else if (line.find(" (us): ") != std::string::npos && !line.starts_with("Latency")) {
       if (!std::regex_match(line, m, kBucket)) r.Fail("'N (us): count'", line);
       const auto label = Num<uint64_t>(r, m[1], line, "a power-of-two bucket label");
@@ -173,7 +258,13 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
     }
     dirty.latency.histogram = std::move(buckets);
   }
-  if (!latency_averages.empty()) {
+  if (has_postcopy_summary) {
+    // Over every request: it says more than the per-second lines' averages.
+    if (!latency_averages.empty() && !postcopy_summary.reported_max) {
+      postcopy_summary.reported_max = latency_max;
+    }
+    mig.postcopy_latency = std::move(postcopy_summary);
+  } else if (!latency_averages.empty()) {
     LatencyDistribution lat;
     Duration::rep sum = 0;
     for (Duration d : latency_averages) sum += d.count();
@@ -188,6 +279,8 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
                      "none before the end of the input");
   }
   if (has_dirty) run.dirty = std::move(dirty);
+  if (probe_blackout) probe.longest_blackout = probe_blackout;
+  if (probe.received && *probe.received > 0) probe.rtt.reported_count = probe.received;
   if (timeouts_counted_as_answers) probe.longest_blackout.reset();
   if (has_probe) run.probe = std::move(probe);
   if (has_mig) {

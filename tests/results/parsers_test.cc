@@ -574,6 +574,29 @@ TEST(MigmonParserTest, ClientRrStdoutGivesTheLongestBlackout) {
   EXPECT_EQ(DetectFormat(Slurp(Data("client_rr.log"))), Format::kMigmon);
 }
 
+// migmon client_rr's own report (prober.stderr.log of an engine run): its counts, its longest
+// blackout (first unanswered send → next reply, which replaces mig_mon's max_delay figure), the
+// RTT percentiles. It once failed on "rtt (us): …" as a malformed histogram line.
+TEST(MigmonParserTest, ProberReportGivesItsCountsBlackoutAndRtt) {
+  RunResult run = ParseFile(Data("prober_report.log"));
+  EXPECT_EQ(run.format, Format::kMigmon);
+  ASSERT_TRUE(run.probe);
+  EXPECT_THAT(run.probe->interval, Optional(milliseconds(10)));
+  EXPECT_THAT(run.probe->sent, Optional(41u));
+  EXPECT_THAT(run.probe->received, Optional(38u));
+  EXPECT_THAT(run.probe->lost, Optional(3u));
+  EXPECT_THAT(run.probe->longest_blackout, Optional(microseconds(29973)));
+  EXPECT_THAT(run.probe->max_latency, Optional(milliseconds(40)));
+  EXPECT_THAT(run.probe->rtt.reported_min, Optional(microseconds(39)));
+  EXPECT_THAT(run.probe->rtt.reported_p50, Optional(microseconds(49)));
+  EXPECT_THAT(run.probe->rtt.reported_p99, Optional(microseconds(1248)));
+  EXPECT_THAT(run.probe->rtt.reported_max, Optional(microseconds(1248)));
+  EXPECT_FALSE(run.dirty);
+  EXPECT_FALSE(run.migration);
+  std::istringstream bad("rtt (us): min=1 p50=x\n");
+  EXPECT_THROW(Parse(bad, Format::kMigmon, "p.log"), ParseError);
+}
+
 // An older mig_mon counted a receive timeout as an answer (and said "recvfrom() ERRNO: 11"): its
 // delays stay near one interval through a blackout, so they give no blackout figure.
 TEST(MigmonParserTest, OldClientRrCountingTimeoutsGivesNoBlackout) {
