@@ -1,8 +1,10 @@
-// Every format migtest reads, in one table: its name (result.json, --format), how to recognise it
-// from the head of an input, and its parser. Adding a parser: a Format enumerator (model.hpp), its
-// parse_*.cc, and one row here.
+// Every format migtest reads, in one table: how to recognise it from the head of an input, and its
+// parser. Its name (result.json, --format) is the model's: format_names.hpp, checked below to list
+// the same formats in the same order. Adding a parser: a Format enumerator (model.hpp), its name
+// (format_names.hpp), its parse_*.cc, and one row here.
 #include <regex>
 
+#include "format_names.hpp"
 #include "parse_internal.hpp"
 
 namespace migtest::internal {
@@ -67,16 +69,26 @@ std::vector<RunResult> OneRun(std::istream& in, std::string_view source) {
 
 // In detection order: the first row that claims an input (kYes) wins, else the first kWeak.
 constexpr FormatEntry kFormats[] = {
-    {Format::kAuto, "auto", nullptr, nullptr},
-    {Format::kMigtest, "migtest", &DetectMigtest, &ParseMigtestRuns},
-    {Format::kQemuQmp, "qemu-qmp", &DetectQemuQmp, &OneRun<&ParseQemuQmp>},
-    {Format::kTlmz, "tlmz", &DetectTlmz, &OneRun<&ParseTlmz>},
-    {Format::kQemuTrace, "qemu-trace", &DetectQemuTrace, &OneRun<&ParseQemuTrace>},
-    {Format::kQemuDebug, "qemu-debug", &DetectQemuDebug, &ParseQemuDebugRuns},
-    {Format::kCloudHypervisor, "cloud-hypervisor", &DetectCloudHypervisor,
-     &OneRun<&ParseCloudHypervisor>},
-    {Format::kMigmon, "migmon", &DetectMigmon, &OneRun<&ParseMigmon>},
+    {Format::kAuto, nullptr, nullptr},
+    {Format::kMigtest, &DetectMigtest, &ParseMigtestRuns},
+    {Format::kQemuQmp, &DetectQemuQmp, &OneRun<&ParseQemuQmp>},
+    {Format::kTlmz, &DetectTlmz, &OneRun<&ParseTlmz>},
+    {Format::kQemuTrace, &DetectQemuTrace, &OneRun<&ParseQemuTrace>},
+    {Format::kQemuDebug, &DetectQemuDebug, &ParseQemuDebugRuns},
+    {Format::kCloudHypervisor, &DetectCloudHypervisor, &OneRun<&ParseCloudHypervisor>},
+    {Format::kMigmon, &DetectMigmon, &OneRun<&ParseMigmon>},
 };
+
+// The model names formats without knowing the parsers: its table must be this one's, row by row.
+constexpr bool NamesAgreeWithFormats() {
+  if (std::size(kFormatNames) != std::size(kFormats)) return false;
+  for (size_t i = 0; i < std::size(kFormats); ++i) {
+    if (kFormatNames[i].format != kFormats[i].format) return false;
+  }
+  return true;
+}
+static_assert(NamesAgreeWithFormats(),
+              "format_names.hpp must name every format of kFormats, in kFormats' order");
 
 }  // namespace
 

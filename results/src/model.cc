@@ -8,7 +8,7 @@
 #include <numeric>
 #include <utility>
 
-#include "parse_internal.hpp"
+#include "format_names.hpp"
 
 namespace migtest {
 namespace {
@@ -113,8 +113,10 @@ void MergePart(std::optional<T>& into, const std::optional<T>& from, void (*merg
 }  // namespace
 
 std::string_view ToString(Format format) {
-  const internal::FormatEntry* f = internal::FindFormat(format);
-  return f != nullptr ? f->name : "unknown";
+  for (const internal::FormatName& f : internal::kFormatNames) {
+    if (f.format == format) return f.name;
+  }
+  return "unknown";
 }
 
 std::string_view ToString(Status status) {
@@ -125,7 +127,7 @@ std::string_view ToString(Status status) {
 }
 
 std::optional<Format> FormatFromString(std::string_view name) {
-  for (const internal::FormatEntry& f : internal::Formats()) {
+  for (const internal::FormatName& f : internal::kFormatNames) {
     if (f.name == name) return f.format;
   }
   return std::nullopt;
@@ -133,7 +135,7 @@ std::optional<Format> FormatFromString(std::string_view name) {
 
 std::vector<std::string> FormatNames() {
   std::vector<std::string> names;
-  for (const internal::FormatEntry& f : internal::Formats()) names.emplace_back(f.name);
+  for (const internal::FormatName& f : internal::kFormatNames) names.emplace_back(f.name);
   return names;
 }
 

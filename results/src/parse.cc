@@ -182,7 +182,8 @@ Format Detect(std::istream& in, std::string_view source, std::string& head) {
     first = first.substr(0, first.find('\n'));
     std::string names;
     for (const internal::FormatEntry& e : internal::Formats()) {
-      if (e.parse != nullptr) names += (names.empty() ? "" : ", ") + std::string(e.name);
+      if (e.parse == nullptr) continue;
+      names += (names.empty() ? "" : ", ") + std::string(ToString(e.format));
     }
     throw ParseError(std::string(source), 1, fmt::format("a known format ({})", names),
                      internal::Quote(first));

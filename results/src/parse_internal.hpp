@@ -86,10 +86,10 @@ std::vector<JsonValue> ReadJsonValues(std::istream& in, std::string_view source)
 // Whether the head of an input reads as a format: kWeak is a hint another format may override.
 enum class Detection { kNo, kWeak, kYes };
 
-// One format migtest reads (formats.cc holds them all, in detection order).
+// One format migtest reads (formats.cc holds them all, in detection order; its name, as in
+// result.json and on command lines, is ToString(format): format_names.hpp).
 struct FormatEntry {
   Format format;
-  std::string_view name;                       // as in result.json and on command lines
   Detection (*detect)(std::string_view head);  // nullptr: kAuto, only a request
   std::vector<RunResult> (*parse)(std::istream& in, std::string_view source);  // every run
 };
