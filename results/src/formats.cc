@@ -13,7 +13,7 @@ namespace migtest::internal {
 RunResult ParseTlmz(std::istream& in, std::string_view source);
 std::vector<RunResult> ParseQemuDebugRuns(std::istream& in, std::string_view source);
 RunResult ParseQemuQmp(std::istream& in, std::string_view source);
-RunResult ParseQemuTrace(std::istream& in, std::string_view source);
+RunResult ParseQemuTraceEvents(std::istream& in, std::string_view source);
 RunResult ParseCloudHypervisor(std::istream& in, std::string_view source);
 RunResult ParseMigmon(std::istream& in, std::string_view source);
 std::vector<RunResult> ParseMigtestRuns(std::istream& in, std::string_view source);
@@ -73,7 +73,7 @@ constexpr FormatEntry kFormats[] = {
     {Format::kMigtest, &DetectMigtest, &ParseMigtestRuns},
     {Format::kQemuQmp, &DetectQemuQmp, &OneRun<&ParseQemuQmp>},
     {Format::kTlmz, &DetectTlmz, &OneRun<&ParseTlmz>},
-    {Format::kQemuTrace, &DetectQemuTrace, &OneRun<&ParseQemuTrace>},
+    {Format::kQemuTrace, &DetectQemuTrace, &OneRun<&ParseQemuTraceEvents>},
     {Format::kQemuDebug, &DetectQemuDebug, &ParseQemuDebugRuns},
     {Format::kCloudHypervisor, &DetectCloudHypervisor, &OneRun<&ParseCloudHypervisor>},
     {Format::kMigmon, &DetectMigmon, &OneRun<&ParseMigmon>},

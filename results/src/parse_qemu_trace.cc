@@ -366,7 +366,8 @@ RunResult TraceReader::Result(std::string_view source) const {
 
 }  // namespace
 
-RunResult ParseQemuTrace(std::istream& in, std::string_view source) {
+// The registry's parser (formats.cc): the public ParseQemuTrace with the default options.
+RunResult ParseQemuTraceEvents(std::istream& in, std::string_view source) {
   return migtest::ParseQemuTrace(in, source, QemuTraceOptions{});
 }
 
