@@ -2,7 +2,6 @@
 // per-second line and -L histogram, vm -s's Speed, vm -d's Latency, the prober's spike CSV and
 // live status line, and migmon client_rr's closing report (what it probed, sent/received/lost,
 // longest blackout, max_delay, RTT percentiles: its prober.stderr.log in an artifact folder).
-// migtest's own result.json (one document, or JSON lines of several).
 //
 // The prober's figures are its answers' spacing. Seed 001: the client "will record the latency of
 // each packet received, recording spikes into $LOG and also show the maximum latency detected".
@@ -17,10 +16,8 @@
 #include <fmt/format.h>
 
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <regex>
 
-#include "migtest/results/json.hpp"
 #include "parse_internal.hpp"
 
 namespace migtest::internal {
@@ -288,23 +285,6 @@ RunResult ParseMigmon(std::istream& in, std::string_view source) {
     run.migration = std::move(mig);
   }
   return run;
-}
-
-std::vector<RunResult> ParseMigtestRuns(std::istream& in, std::string_view source) {
-  std::vector<RunResult> runs;
-  for (const JsonValue& v : ReadJsonValues(in, source)) {
-    try {
-      runs.push_back(v.value.get<RunResult>());
-    } catch (const nlohmann::json::exception& e) {
-      throw ParseError(std::string(source), v.line, "a migtest result.json document",
-                       Quote(e.what()));
-    }
-    if (runs.back().source.empty()) runs.back().source = std::string(source);
-  }
-  if (runs.empty()) {
-    throw ParseError(std::string(source), 0, "a migtest result.json document", "none");
-  }
-  return runs;
 }
 
 }  // namespace migtest::internal
