@@ -72,6 +72,14 @@ std::optional<uint64_t> ToBytes(std::string_view s) {
 
 }  // namespace
 
+// Detection (formats.cc): the VMM's migration lines that the parser reads.
+Detection DetectCloudHypervisor(std::string_view head) {
+  return Yes(Has(head, "cloud-hypervisor:") || Has(head, "Migration downtime breakdown:") ||
+             Has(head, "Downtime breakdown:") || Has(head, "Migration complete") ||
+             Has(head, "Precopy: ") || Has(head, "Precopy converged: ") ||
+             Has(head, "Migration (incoming):"));
+}
+
 RunResult ParseCloudHypervisor(std::istream& in, std::string_view source) {
   RunResult run;
   run.format = Format::kCloudHypervisor;

@@ -86,6 +86,16 @@ std::vector<JsonValue> ReadJsonValues(std::istream& in, std::string_view source)
 // Whether the head of an input reads as a format: kWeak is a hint another format may override.
 enum class Detection { kNo, kWeak, kYes };
 
+// Helpers for the parsers' Detect* functions (each in its parse_*.cc; formats.cc lists them).
+inline bool Has(std::string_view head, std::string_view needle) {
+  return head.find(needle) != std::string_view::npos;
+}
+inline bool StartsAsJson(std::string_view head) {
+  std::string_view first = Trim(head);
+  return !first.empty() && first.front() == '{';
+}
+inline Detection Yes(bool claimed) { return claimed ? Detection::kYes : Detection::kNo; }
+
 // One format migtest reads (formats.cc holds them all, in detection order; its name, as in
 // result.json and on command lines, is ToString(format): format_names.hpp).
 struct FormatEntry {

@@ -65,6 +65,13 @@ Duration UsFromMs(const LineReader& r, const std::ssub_match& s, const std::stri
 
 }  // namespace
 
+// Detection (formats.cc): a line only mig_mon's outputs print, or the spike log's init marker.
+Detection DetectMigmon(std::string_view head) {
+  return Yes(Has(head, "dirty-rate:") || Has(head, " (us): ") || Has(head, "Speed: ") ||
+             Has(head, "Latency: average") || Has(head, "max_delay:") ||
+             Has(head, ",18446744073709551615"));
+}
+
 RunResult ParseMigmon(std::istream& in, std::string_view source) {
   RunResult run;
   run.format = Format::kMigmon;

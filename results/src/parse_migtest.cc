@@ -7,6 +7,11 @@
 
 namespace migtest::internal {
 
+// Detection (formats.cc): a JSON object naming migtest's result schema.
+Detection DetectMigtest(std::string_view head) {
+  return Yes(StartsAsJson(head) && Has(head, "\"schema\"") && Has(head, "migtest.result"));
+}
+
 std::vector<RunResult> ParseMigtestRuns(std::istream& in, std::string_view source) {
   std::vector<RunResult> runs;
   for (const JsonValue& v : ReadJsonValues(in, source)) {

@@ -53,6 +53,13 @@ struct Run {
 
 }  // namespace
 
+// Detection (formats.cc): QEMU's savevm or end-of-migration debug lines.
+Detection DetectQemuDebug(std::string_view head) {
+  if (Has(head, "savevm: save") || Has(head, "migration: ended after")) return Detection::kYes;
+  // ping's summary alone: the debug text of a run, unless another format claims the input.
+  return Has(head, "rtt min/avg/max/mdev") ? Detection::kWeak : Detection::kNo;
+}
+
 std::vector<RunResult> ParseQemuDebugRuns(std::istream& in, std::string_view source) {
   std::vector<Run> runs(1);
   auto fresh = [&](Run& run) {

@@ -111,6 +111,13 @@ std::optional<int64_t> OptMs(const json& j, const char* key) {
 
 }  // namespace
 
+Detection DetectMigtest(std::string_view head);  // parse_migtest.cc
+
+// Detection (formats.cc): any JSON but a migtest result.json.
+Detection DetectQemuQmp(std::string_view head) {
+  return Yes(StartsAsJson(head) && DetectMigtest(head) == Detection::kNo);
+}
+
 RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
   RunResult run;
   run.format = Format::kQemuQmp;

@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 
 #include "parse_internal.hpp"
 
@@ -365,6 +366,12 @@ RunResult TraceReader::Result(std::string_view source) const {
 }
 
 }  // namespace
+
+// Detection (formats.cc): an event line, PID@SECONDS.MICROS:event.
+Detection DetectQemuTrace(std::string_view head) {
+  static const std::regex event(R"((^|\n)\d+@\d+\.\d{6}:[a-z_0-9]+)");
+  return Yes(std::regex_search(head.begin(), head.end(), event));
+}
 
 // The registry's parser (formats.cc): the public ParseQemuTrace with the default options.
 RunResult ParseQemuTraceEvents(std::istream& in, std::string_view source) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 #include <type_traits>
 
 #include "parse_internal.hpp"
@@ -32,6 +33,13 @@ std::optional<T> FieldOrAbsent(const LineReader& r, std::string_view line, std::
 }
 
 }  // namespace
+
+// Detection (formats.cc): TLMZ's configuration or end-of-stream line, or a stage-2 line.
+Detection DetectTlmz(std::string_view head) {
+  static const std::regex stage2(R"((^|\n)\s*s22[12] \d)");
+  return Yes(Has(head, "tlc_conf:") || Has(head, "RAM_SAVE_FLAG_EOS") ||
+             std::regex_search(head.begin(), head.end(), stage2));
+}
 
 RunResult ParseTlmz(std::istream& in, std::string_view source) {
   RunResult run;
