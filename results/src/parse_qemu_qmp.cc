@@ -109,6 +109,303 @@ std::optional<int64_t> OptMs(const json& j, const char* key) {
   return ms;
 }
 
+// A transcript read value by value: the events (the guest's pause, the last MIGRATION status) and
+// the source's MigrationInfo polls (the last one's figures, a mark per sync for the iterations, the
+// bandwidth per second), then the result they make.
+class QmpTranscript {
+ public:
+  QmpTranscript(std::istream& in, std::string_view source)
+      : source_(source), values_(ReadJsonValues(in, source)) {}
+  QmpTranscript(const QmpTranscript&) = delete;  // last_info_ points into values_
+  QmpTranscript& operator=(const QmpTranscript&) = delete;
+
+  RunResult Result() &&;  // reads every value: once
+
+ private:
+  void Read(size_t index);
+  void ReadEvent(const json& j, const json& event);
+  void ReadInfo(const json& info, size_t index);
+  void ReadRam(const json& info, const json& ram, uint64_t sync, std::optional<int64_t> elapsed,
+               size_t index);
+  void StartOver();
+  void FillFromLastInfo(MigrationResult& m) const;
+  std::optional<SyncMark> End(const MigrationResult& m) const;
+
+  std::string source_;
+  std::vector<JsonValue> values_;
+  // The events.
+  std::vector<double> stops_, resumes_;  // source STOPs, destination RESUMEs (unix seconds)
+  bool any_stop_ = false;
+  std::optional<std::string> event_status_;
+  // The polls.
+  const json* last_info_ = nullptr;
+  size_t last_info_line_ = 0, last_info_index_ = 0;
+  std::vector<SyncMark> marks_;
+  std::vector<int64_t> poll_elapsed_ms_;  // total-time of each poll, for the median interval
+  std::optional<Duration> setup_time_;
+  bool polled_a_second_past_setup_ = false;  // by an earlier poll than the one being read
+  bool rate_measured_ = false;
+  std::map<int64_t, double> mbps_per_second_;  // elapsed second → last rate seen in it
+};
+
+// One value of the transcript: an event, a MigrationInfo of the source's, or something else.
+void QmpTranscript::Read(size_t index) {
+  const JsonValue& v = values_[index];
+  const json& j = v.value;
+  if (!j.is_object()) {
+    throw ParseError(source_, v.line, "a QMP object", Quote(j.dump()));
+  }
+  try {
+    if (auto ev = j.find("event"); ev != j.end()) {
+      ReadEvent(j, *ev);
+      return;
+    }
+    // The destination's replies (its own query-migrate, …) are not the migration's
+    // MigrationInfo; commands the backend sent carry "execute" and are no replies.
+    if (SideOf(j) == Side::kDestination || j.contains("execute") || j.contains("exec-oob")) {
+      return;
+    }
+    const json* info = nullptr;
+    if (auto ret = j.find("return"); ret != j.end()) {
+      if (ret->is_object() && ret->contains("status")) info = &*ret;
+    } else if (j.contains("status") && !j.contains("QMP")) {
+      info = &j;
+    }
+    if (!info) return;  // greetings, other replies, errors of other commands
+    ReadInfo(*info, index);
+  } catch (const json::exception& e) {
+    throw ParseError(source_, v.line, "a QMP reply or event as QEMU documents it",
+                     Quote(fmt::format("{} ({})", j.dump(), e.what())));
+  }
+}
+
+void QmpTranscript::ReadEvent(const json& j, const json& event) {
+  const auto name = event.get<std::string>();
+  const Side side = SideOf(j);
+  auto t = EventSeconds(j);
+  if (name == "STOP") any_stop_ = true;
+  if (name == "STOP" && t && side == Side::kSource) stops_.push_back(*t);
+  if (name == "RESUME" && t && side == Side::kDestination) resumes_.push_back(*t);
+  // The destination's MIGRATION events tell the incoming side's state, not the migration's.
+  if (name == "MIGRATION" && (side == Side::kSource || side == Side::kUntagged)) {
+    event_status_ = j.at("data").at("status").get<std::string>();
+  }
+}
+
+// A poll of the source's query-migrate (the value at `index` holds it).
+void QmpTranscript::ReadInfo(const json& info, size_t index) {
+  const auto status = info.at("status").get<std::string>();
+  const auto elapsed = OptMs(info, "total-time");
+  const json* ram = nullptr;
+  if (auto it = info.find("ram"); it != info.end() && it->is_object()) ram = &*it;
+  // 0 when absent: no sync is numbered 0 (QEMU counts from the setup's, 1).
+  const uint64_t sync = ram ? Opt<uint64_t>(*ram, "dirty-sync-count").value_or(0) : uint64_t{0};
+  // Every sync becomes an iteration (those between two polls too): a count no migration
+  // reaches (QEMU syncs about once a second; this is 27 hours of it) would fill the memory.
+  if (sync > 100'000) {
+    throw json::out_of_range::create(406, fmt::format("dirty-sync-count out of range: {}", sync),
+                                     ram);
+  }
+  // A new migration in the same transcript (a retry): the iterations are the last one's.
+  if (status == "setup" || (sync > 0 && !marks_.empty() && sync < marks_.back().sync)) {
+    StartOver();
+  }
+  last_info_ = &info;
+  last_info_line_ = values_[index].line;
+  last_info_index_ = index;
+  if (auto st = OptMs(info, "setup-time")) setup_time_ = std::chrono::milliseconds(*st);
+  if (ram) ReadRam(info, *ram, sync, elapsed, index);
+  if (elapsed) {
+    poll_elapsed_ms_.push_back(*elapsed);
+    if (setup_time_ &&
+        std::chrono::milliseconds(*elapsed) >= *setup_time_ + std::chrono::seconds(1)) {
+      polled_a_second_past_setup_ = true;
+    }
+  }
+}
+
+// A poll's ram figures: the bandwidth of its second, and a mark when it shows a new sync.
+void QmpTranscript::ReadRam(const json& info, const json& ram, uint64_t sync,
+                            std::optional<int64_t> elapsed, size_t index) {
+  if (auto mbps = Opt<double>(ram, "mbps"); mbps && elapsed) {
+    mbps_per_second_[*elapsed / 1000] = MbpsToMiBps(*mbps);
+  }
+  auto rate = Opt<double>(ram, "dirty-pages-rate");
+  // QEMU measures dirty-pages-rate at a sync at least a second after its last measurement
+  // (the first window opens at the first sync, in the setup), and reports 0 until then: a 0
+  // is a measurement only once a poll a second past the setup has been seen.
+  if (rate && *rate != 0) rate_measured_ = true;
+  if (polled_a_second_past_setup_) rate_measured_ = true;
+  if (sync == 0 || (!marks_.empty() && sync <= marks_.back().sync)) return;
+  SyncMark mark;
+  mark.sync = sync;
+  mark.poll = index;
+  if (elapsed) mark.at = std::chrono::milliseconds(*elapsed);
+  mark.transferred = Opt<uint64_t>(ram, "transferred");
+  // Pages sent: whole pages (normal) and zero pages (duplicate: sent as a header only).
+  auto normal = Opt<uint64_t>(ram, "normal"), zero = Opt<uint64_t>(ram, "duplicate");
+  if (normal && zero) mark.pages = *normal + *zero;
+  mark.remaining_bytes = Opt<uint64_t>(ram, "remaining");
+  if (auto mbps = Opt<double>(ram, "mbps")) mark.bandwidth_mib_s = MbpsToMiBps(*mbps);
+  if (auto ed = OptMs(info, "expected-downtime")) {
+    mark.est_downtime = std::chrono::milliseconds(*ed);
+  }
+  if (rate_measured_) mark.dirty_pages_rate = rate;
+  // The first sync is QEMU's setup's, before any page is sent: its bounds are exact.
+  if (sync == 1) {
+    mark.poll.reset();
+    mark.at = setup_time_;
+    mark.transferred = 0;
+    mark.pages = 0;
+  }
+  marks_.push_back(mark);
+}
+
+// A retried migration: what the polls said of the earlier attempt no longer counts.
+void QmpTranscript::StartOver() {
+  marks_.clear();
+  poll_elapsed_ms_.clear();
+  polled_a_second_past_setup_ = false;
+  setup_time_.reset();
+  rate_measured_ = false;
+}
+
+// The RAM counters of a MigrationInfo, under the model's names.
+void FillRamCounters(MigrationResult& m, const json& ram) {
+  static constexpr std::pair<const char*, const char*> kBytes[] = {{"transferred", "transferred"},
+                                                                   {"remaining", "remaining"},
+                                                                   {"total", "total"},
+                                                                   {"precopy-bytes", "precopy"},
+                                                                   {"downtime-bytes", "downtime"},
+                                                                   {"postcopy-bytes", "postcopy"},
+                                                                   {"multifd-bytes", "multifd"}};
+  for (auto [qemu, ours] : kBytes) {
+    if (auto v = Opt<uint64_t>(ram, qemu)) m.bytes[ours] = *v;
+  }
+  static constexpr std::pair<const char*, const char*> kPages[] = {
+      {"normal", "normal"},
+      {"duplicate", "duplicate"},
+      {"dirty-sync-count", "dirty_sync_count"},
+      {"postcopy-requests", "postcopy_requests"},
+      {"pages-per-second", "per_second"},
+      {"dirty-pages-rate", "dirty_rate"}};
+  for (auto [qemu, ours] : kPages) {
+    if (auto v = Opt<uint64_t>(ram, qemu)) m.pages[ours] = *v;
+  }
+}
+
+// QEMU 10.1+: average fault latency (ns) and a log2 histogram, bucket N = [2^N, 2^(N+1)) us.
+void FillPostcopyLatency(MigrationResult& m, const json& info) {
+  LatencyDistribution lat;
+  if (auto v = Opt<double>(info, "postcopy-latency")) {
+    lat.reported_avg = Duration(static_cast<Duration::rep>(*v / 1000.0));
+  }
+  if (auto dist = info.find("postcopy-latency-dist"); dist != info.end() && dist->is_array()) {
+    // Bucket n is [2^n, 2^(n+1)) us: beyond 62 a bound overflows a Duration.
+    if (dist->size() > 62) {
+      throw json::out_of_range::create(
+          406, fmt::format("postcopy-latency-dist has {} buckets, at most 62", dist->size()),
+          &info);
+    }
+    for (size_t n = 0; n < dist->size(); ++n) {
+      lat.histogram.push_back({Duration(int64_t{1} << n), Duration(int64_t{1} << (n + 1)),
+                               GetNumber<uint64_t>(dist->at(n))});
+    }
+  }
+  if (!lat.empty() || !lat.histogram.empty()) m.postcopy_latency = std::move(lat);
+}
+
+// The figures of the last MigrationInfo.
+void QmpTranscript::FillFromLastInfo(MigrationResult& m) const {
+  const json& info = *last_info_;
+  m.status = MapStatus(info.at("status").get<std::string>());
+  if (auto e = Opt<std::string>(info, "error-desc")) m.error = e;
+  // QEMU before 9.0 reports "completed" before it computes total-time and downtime (its
+  // migration_calculate_complete runs after the state changes): a reply in between says 0
+  // for both. No migration completes in 0 ms, so such a reply carries neither figure.
+  const bool not_yet_computed = m.status == Status::kCompleted && OptMs(info, "total-time") == 0;
+  if (auto v = OptMs(info, "total-time"); v && !not_yet_computed) {
+    m.total_time = std::chrono::milliseconds(*v);
+  }
+  if (auto v = OptMs(info, "downtime"); v && !not_yet_computed) {
+    m.downtime = std::chrono::milliseconds(*v);
+  }
+  if (not_yet_computed) {
+    m.config["qmp_note"] =
+        "the last reply says completed with total-time 0: QEMU had not computed total-time "
+        "and downtime yet (QEMU < 9.0), so neither is known";
+  }
+  if (auto v = OptMs(info, "setup-time")) m.setup_time = std::chrono::milliseconds(*v);
+  if (auto v = OptMs(info, "expected-downtime")) {
+    m.expected_downtime = std::chrono::milliseconds(*v);
+  }
+  if (auto v = OptMs(info, "postcopy-blocktime")) {
+    m.postcopy_blocktime = std::chrono::milliseconds(*v);
+  }
+  if (auto ram = info.find("ram"); ram != info.end()) FillRamCounters(m, *ram);
+  FillPostcopyLatency(m, info);
+}
+
+// The last iteration ends with the migration: the completed (or failed) reply.
+// A MIGRATION event newer than the last reply says it ended, but not when nor after how many
+// bytes: then the last iteration stays open.
+std::optional<SyncMark> QmpTranscript::End(const MigrationResult& m) const {
+  const Status replied = last_info_ ? MapStatus(last_info_->value("status", "")) : Status::kUnknown;
+  if (!last_info_ || marks_.empty() ||
+      !(replied == Status::kCompleted || replied == Status::kFailed ||
+        replied == Status::kCancelled)) {
+    return std::nullopt;
+  }
+  const json& info = *last_info_;
+  SyncMark e;
+  e.sync = marks_.back().sync;
+  e.poll = last_info_index_;
+  e.at = m.total_time;
+  if (auto ram = info.find("ram"); ram != info.end() && ram->is_object()) {
+    e.transferred = Opt<uint64_t>(*ram, "transferred");
+    auto normal = Opt<uint64_t>(*ram, "normal"), zero = Opt<uint64_t>(*ram, "duplicate");
+    if (normal && zero) e.pages = *normal + *zero;
+  }
+  return e;
+}
+
+RunResult QmpTranscript::Result() && {
+  for (size_t index = 0; index < values_.size(); ++index) Read(index);
+  if (!last_info_ && !event_status_ && !any_stop_) {
+    throw ParseError(source_, values_.empty() ? 0 : values_.front().line,
+                     "a query-migrate reply or MIGRATION events", "none");
+  }
+  RunResult run;
+  run.format = Format::kQemuQmp;
+  run.source = source_;
+  MigrationResult m;
+  m.format = Format::kQemuQmp;
+  try {
+    if (last_info_) {
+      FillFromLastInfo(m);
+    } else if (event_status_) {
+      m.status = MapStatus(*event_status_);
+    }
+  } catch (const json::exception& e) {
+    throw ParseError(source_, last_info_line_, "a query-migrate reply as QEMU documents it",
+                     Quote(e.what()));
+  }
+  // A transcript's last MIGRATION event can be newer than its last poll.
+  if (event_status_ && m.status == Status::kActive &&
+      MapStatus(*event_status_) != Status::kActive) {
+    m.status = MapStatus(*event_status_);
+  }
+  m.iterations = IterationsFromSyncs(marks_, End(m));
+  if (!m.iterations.empty()) {
+    auto interval = MedianPollInterval(poll_elapsed_ms_);
+    m.config["iteration_bounds"] = interval ? fmt::format("poll {}ms", *interval) : "poll";
+  }
+  for (auto [second, rate] : mbps_per_second_) m.bandwidth_mib_s.push_back(rate);
+  m.stop_resume_gap = StopResumeGap(std::move(stops_), std::move(resumes_));
+  run.migration = std::move(m);
+  return run;
+}
+
 }  // namespace
 
 Detection DetectMigtest(std::string_view head);  // parse_migtest.cc
@@ -119,240 +416,7 @@ Detection DetectQemuQmp(std::string_view head) {
 }
 
 RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
-  RunResult run;
-  run.format = Format::kQemuQmp;
-  run.source = std::string(source);
-  MigrationResult m;
-  m.format = Format::kQemuQmp;
-
-  const std::vector<JsonValue> values = ReadJsonValues(in, source);
-  std::vector<double> stops, resumes;  // source STOPs, destination RESUMEs (unix seconds)
-  bool any_stop = false;
-  std::optional<std::string> event_status;
-  const json* last_info = nullptr;
-  size_t last_info_line = 0, last_info_index = 0;
-  std::vector<SyncMark> marks;
-  std::vector<int64_t> poll_elapsed_ms;  // total-time of each poll, for the median interval
-  std::optional<Duration> setup_time;
-  bool polled_a_second_past_setup = false;  // by an earlier poll than the one being read
-  bool rate_measured = false;
-  std::map<int64_t, double> mbps_per_second;  // elapsed second → last rate seen in it
-  for (size_t index = 0; index < values.size(); ++index) {
-    const JsonValue& v = values[index];
-    const json& j = v.value;
-    if (!j.is_object()) {
-      throw ParseError(std::string(source), v.line, "a QMP object", Quote(j.dump()));
-    }
-    try {
-      if (auto ev = j.find("event"); ev != j.end()) {
-        const auto name = ev->get<std::string>();
-        const Side side = SideOf(j);
-        auto t = EventSeconds(j);
-        if (name == "STOP") any_stop = true;
-        if (name == "STOP" && t && side == Side::kSource) stops.push_back(*t);
-        if (name == "RESUME" && t && side == Side::kDestination) resumes.push_back(*t);
-        // The destination's MIGRATION events tell the incoming side's state, not the migration's.
-        if (name == "MIGRATION" && (side == Side::kSource || side == Side::kUntagged)) {
-          event_status = j.at("data").at("status").get<std::string>();
-        }
-        continue;
-      }
-      // The destination's replies (its own query-migrate, …) are not the migration's
-      // MigrationInfo; commands the backend sent carry "execute" and are no replies.
-      if (SideOf(j) == Side::kDestination || j.contains("execute") || j.contains("exec-oob")) {
-        continue;
-      }
-      const json* info = nullptr;
-      if (auto ret = j.find("return"); ret != j.end()) {
-        if (ret->is_object() && ret->contains("status")) info = &*ret;
-      } else if (j.contains("status") && !j.contains("QMP")) {
-        info = &j;
-      }
-      if (!info) continue;  // greetings, other replies, errors of other commands
-      const auto status = info->at("status").get<std::string>();
-      const auto elapsed = OptMs(*info, "total-time");
-      const json* ram = nullptr;
-      if (auto it = info->find("ram"); it != info->end() && it->is_object()) ram = &*it;
-      // 0 when absent: no sync is numbered 0 (QEMU counts from the setup's, 1).
-      const uint64_t sync = ram ? Opt<uint64_t>(*ram, "dirty-sync-count").value_or(0) : uint64_t{0};
-      // Every sync becomes an iteration (those between two polls too): a count no migration
-      // reaches (QEMU syncs about once a second; this is 27 hours of it) would fill the memory.
-      if (sync > 100'000) {
-        throw json::out_of_range::create(
-            406, fmt::format("dirty-sync-count out of range: {}", sync), ram);
-      }
-      // A new migration in the same transcript (a retry): the iterations are the last one's.
-      if (status == "setup" || (sync > 0 && !marks.empty() && sync < marks.back().sync)) {
-        marks.clear();
-        poll_elapsed_ms.clear();
-        polled_a_second_past_setup = false;
-        setup_time.reset();
-        rate_measured = false;
-      }
-      last_info = info;
-      last_info_line = v.line;
-      last_info_index = index;
-      if (auto st = OptMs(*info, "setup-time")) setup_time = std::chrono::milliseconds(*st);
-      if (ram) {
-        if (auto mbps = Opt<double>(*ram, "mbps"); mbps && elapsed) {
-          mbps_per_second[*elapsed / 1000] = MbpsToMiBps(*mbps);
-        }
-        auto rate = Opt<double>(*ram, "dirty-pages-rate");
-        // QEMU measures dirty-pages-rate at a sync at least a second after its last measurement
-        // (the first window opens at the first sync, in the setup), and reports 0 until then: a 0
-        // is a measurement only once a poll a second past the setup has been seen.
-        if (rate && *rate != 0) rate_measured = true;
-        if (polled_a_second_past_setup) rate_measured = true;
-        if (sync > 0 && (marks.empty() || sync > marks.back().sync)) {
-          SyncMark mark;
-          mark.sync = sync;
-          mark.poll = index;
-          if (elapsed) mark.at = std::chrono::milliseconds(*elapsed);
-          mark.transferred = Opt<uint64_t>(*ram, "transferred");
-          // Pages sent: whole pages (normal) and zero pages (duplicate: sent as a header only).
-          auto normal = Opt<uint64_t>(*ram, "normal"), zero = Opt<uint64_t>(*ram, "duplicate");
-          if (normal && zero) mark.pages = *normal + *zero;
-          mark.remaining_bytes = Opt<uint64_t>(*ram, "remaining");
-          if (auto mbps = Opt<double>(*ram, "mbps")) mark.bandwidth_mib_s = MbpsToMiBps(*mbps);
-          if (auto ed = OptMs(*info, "expected-downtime")) {
-            mark.est_downtime = std::chrono::milliseconds(*ed);
-          }
-          if (rate_measured) mark.dirty_pages_rate = rate;
-          // The first sync is QEMU's setup's, before any page is sent: its bounds are exact.
-          if (sync == 1) {
-            mark.poll.reset();
-            mark.at = setup_time;
-            mark.transferred = 0;
-            mark.pages = 0;
-          }
-          marks.push_back(mark);
-        }
-      }
-      if (elapsed) {
-        poll_elapsed_ms.push_back(*elapsed);
-        if (setup_time &&
-            std::chrono::milliseconds(*elapsed) >= *setup_time + std::chrono::seconds(1)) {
-          polled_a_second_past_setup = true;
-        }
-      }
-    } catch (const json::exception& e) {
-      throw ParseError(std::string(source), v.line, "a QMP reply or event as QEMU documents it",
-                       Quote(fmt::format("{} ({})", j.dump(), e.what())));
-    }
-  }
-  if (!last_info && !event_status && !any_stop) {
-    throw ParseError(std::string(source), values.empty() ? 0 : values.front().line,
-                     "a query-migrate reply or MIGRATION events", "none");
-  }
-  try {
-    if (last_info) {
-      const json& info = *last_info;
-      m.status = MapStatus(info.at("status").get<std::string>());
-      if (auto e = Opt<std::string>(info, "error-desc")) m.error = e;
-      // QEMU before 9.0 reports "completed" before it computes total-time and downtime (its
-      // migration_calculate_complete runs after the state changes): a reply in between says 0
-      // for both. No migration completes in 0 ms, so such a reply carries neither figure.
-      const bool not_yet_computed =
-          m.status == Status::kCompleted && OptMs(info, "total-time") == 0;
-      if (auto v = OptMs(info, "total-time"); v && !not_yet_computed) {
-        m.total_time = std::chrono::milliseconds(*v);
-      }
-      if (auto v = OptMs(info, "downtime"); v && !not_yet_computed) {
-        m.downtime = std::chrono::milliseconds(*v);
-      }
-      if (not_yet_computed) {
-        m.config["qmp_note"] =
-            "the last reply says completed with total-time 0: QEMU had not computed total-time "
-            "and downtime yet (QEMU < 9.0), so neither is known";
-      }
-      if (auto v = OptMs(info, "setup-time")) m.setup_time = std::chrono::milliseconds(*v);
-      if (auto v = OptMs(info, "expected-downtime")) {
-        m.expected_downtime = std::chrono::milliseconds(*v);
-      }
-      if (auto v = OptMs(info, "postcopy-blocktime")) {
-        m.postcopy_blocktime = std::chrono::milliseconds(*v);
-      }
-      if (auto ram = info.find("ram"); ram != info.end()) {
-        static constexpr std::pair<const char*, const char*> kBytes[] = {
-            {"transferred", "transferred"},
-            {"remaining", "remaining"},
-            {"total", "total"},
-            {"precopy-bytes", "precopy"},
-            {"downtime-bytes", "downtime"},
-            {"postcopy-bytes", "postcopy"},
-            {"multifd-bytes", "multifd"}};
-        for (auto [qemu, ours] : kBytes) {
-          if (auto v = Opt<uint64_t>(*ram, qemu)) m.bytes[ours] = *v;
-        }
-        static constexpr std::pair<const char*, const char*> kPages[] = {
-            {"normal", "normal"},
-            {"duplicate", "duplicate"},
-            {"dirty-sync-count", "dirty_sync_count"},
-            {"postcopy-requests", "postcopy_requests"},
-            {"pages-per-second", "per_second"},
-            {"dirty-pages-rate", "dirty_rate"}};
-        for (auto [qemu, ours] : kPages) {
-          if (auto v = Opt<uint64_t>(*ram, qemu)) m.pages[ours] = *v;
-        }
-      }
-      // QEMU 10.1+: average fault latency (ns) and a log2 histogram, bucket N = [2^N, 2^(N+1)) us.
-      LatencyDistribution lat;
-      if (auto v = Opt<double>(info, "postcopy-latency")) {
-        lat.reported_avg = Duration(static_cast<Duration::rep>(*v / 1000.0));
-      }
-      if (auto dist = info.find("postcopy-latency-dist"); dist != info.end() && dist->is_array()) {
-        // Bucket n is [2^n, 2^(n+1)) us: beyond 62 a bound overflows a Duration.
-        if (dist->size() > 62) {
-          throw json::out_of_range::create(
-              406, fmt::format("postcopy-latency-dist has {} buckets, at most 62", dist->size()),
-              &info);
-        }
-        for (size_t n = 0; n < dist->size(); ++n) {
-          lat.histogram.push_back({Duration(int64_t{1} << n), Duration(int64_t{1} << (n + 1)),
-                                   GetNumber<uint64_t>(dist->at(n))});
-        }
-      }
-      if (!lat.empty() || !lat.histogram.empty()) m.postcopy_latency = std::move(lat);
-    } else if (event_status) {
-      m.status = MapStatus(*event_status);
-    }
-  } catch (const json::exception& e) {
-    throw ParseError(std::string(source), last_info_line,
-                     "a query-migrate reply as QEMU documents it", Quote(e.what()));
-  }
-  // A transcript's last MIGRATION event can be newer than its last poll.
-  if (event_status && m.status == Status::kActive && MapStatus(*event_status) != Status::kActive) {
-    m.status = MapStatus(*event_status);
-  }
-  // The last iteration ends with the migration: the completed (or failed) reply.
-  // A MIGRATION event newer than the last reply says it ended, but not when nor after how many
-  // bytes: then the last iteration stays open.
-  std::optional<SyncMark> end;
-  const Status replied = last_info ? MapStatus(last_info->value("status", "")) : Status::kUnknown;
-  if (last_info && !marks.empty() &&
-      (replied == Status::kCompleted || replied == Status::kFailed ||
-       replied == Status::kCancelled)) {
-    const json& info = *last_info;
-    SyncMark e;
-    e.sync = marks.back().sync;
-    e.poll = last_info_index;
-    e.at = m.total_time;
-    if (auto ram = info.find("ram"); ram != info.end() && ram->is_object()) {
-      e.transferred = Opt<uint64_t>(*ram, "transferred");
-      auto normal = Opt<uint64_t>(*ram, "normal"), zero = Opt<uint64_t>(*ram, "duplicate");
-      if (normal && zero) e.pages = *normal + *zero;
-    }
-    end = e;
-  }
-  m.iterations = IterationsFromSyncs(marks, end);
-  if (!m.iterations.empty()) {
-    auto interval = MedianPollInterval(poll_elapsed_ms);
-    m.config["iteration_bounds"] = interval ? fmt::format("poll {}ms", *interval) : "poll";
-  }
-  for (auto [second, rate] : mbps_per_second) m.bandwidth_mib_s.push_back(rate);
-  m.stop_resume_gap = StopResumeGap(std::move(stops), std::move(resumes));
-  run.migration = std::move(m);
-  return run;
+  return QmpTranscript(in, source).Result();
 }
 
 }  // namespace migtest::internal
