@@ -94,7 +94,4 @@ class GuestEcho {
 // This boot's id: two processes with the same id share CLOCK_MONOTONIC.
 std::string BootId();
 
-int RunSource(int argc, char** argv);
-int RunDestination(int argc, char** argv);
-
 }  // namespace migtest::engine
