@@ -64,7 +64,7 @@ class Destination {
 
  private:
   void Receive() {
-    Header hello = ch_.Receive();
+    Header hello = ch_.Receive("the hello");
     if (hello.type != static_cast<uint32_t>(Msg::kHello)) {
       throw RuntimeError(fmt::format("expected hello from the source, got message {}", hello.type));
     }
@@ -143,8 +143,9 @@ class Destination {
     }
   }
 
-  // A message of `words` 64-bit words (a generation table or a bitmap) of type `type`.
-  std::vector<uint64_t> ReadWords(const Header& h, Msg type, uint64_t words, const char* what) {
+  // Receives a message of `words` 64-bit words (a generation table or a bitmap) of type `type`.
+  std::vector<uint64_t> ReadWords(Msg type, uint64_t words, const char* what) {
+    const Header h = ch_.Receive(what);
     if (h.type != static_cast<uint32_t>(type)) {
       throw RuntimeError(fmt::format("expected {}, got message {}", what, h.type));
     }
@@ -252,7 +253,7 @@ class Destination {
     resume_ns_ = resume;
     SendResumed(resume, {t_loaded, t_checked});
     const std::vector<uint64_t> final_state =
-        ReadWords(ch_.Receive(), Msg::kVerify, pages_, "the source's final memory state");
+        ReadWords(Msg::kVerify, pages_, "the source's final memory state");
     const int64_t t_compare = MonoNs();
     if (verified) verified = CheckGenerations(final_state, &why);
     fmt::print(stderr,
@@ -282,7 +283,7 @@ class Destination {
   void RunPostcopy() {
     if (!postcopy_) throw RuntimeError("the source switched to postcopy without announcing it");
     const std::vector<uint64_t> discard =
-        ReadWords(ch_.Receive(), Msg::kState, (pages_ + 63) / 64, "the source's dirty bitmap");
+        ReadWords(Msg::kState, (pages_ + 63) / 64, "the source's dirty bitmap");
     const int64_t t_loaded = MonoNs();
     slow_phase_.At("urgent_channel");
     Fd urgent_listener = BindAny(SOCK_STREAM, 0);
@@ -300,7 +301,7 @@ class Destination {
     resume_ns_ = resume;
     SendResumed(resume, {t_loaded, t_connected, t_discarded});
     while (true) {
-      Header p = ch_.Receive();
+      Header p = ch_.Receive("pages or the end marker");
       if (p.type == static_cast<uint32_t>(Msg::kEnd)) break;
       if (p.type != static_cast<uint32_t>(Msg::kPages)) {
         throw RuntimeError(fmt::format("unexpected message {} in postcopy", p.type));
@@ -310,7 +311,7 @@ class Destination {
     postcopy_->Finish();
     phase_ = "verification, the guest running here";
     const std::vector<uint64_t> final_state =
-        ReadWords(ch_.Receive(), Msg::kVerify, pages_, "the source's final memory state");
+        ReadWords(Msg::kVerify, pages_, "the source's final memory state");
     // Every copy placed was checked on arrival; now the generations against the source's memory.
     std::string why;
     bool verified = postcopy_->Verified(&why) && postcopy_->CompareGenerations(final_state, &why);

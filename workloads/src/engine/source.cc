@@ -173,7 +173,7 @@ void Source::Handshake(int64_t t_start) {
   const std::string hello_text = hello.dump();
   const int64_t t1 = MonoNs();
   ch_.Send(Msg::kHello, pages_, 0, hello_text.data(), hello_text.size());
-  Header ready = ch_.Receive();
+  Header ready = ch_.Receive("the ready message");
   const int64_t t3 = MonoNs();
   if (ready.type != static_cast<uint32_t>(Msg::kReady)) {
     throw RuntimeError(fmt::format("the destination answered message {} to hello", ready.type));
@@ -194,7 +194,7 @@ void Source::Handshake(int64_t t_start) {
 
 // The destination's kResumed: its resume time (our clock) and its phase checkpoints.
 int64_t Source::ReceiveResumed(std::vector<int64_t>* checkpoints) {
-  Header h = ch_.Receive();
+  Header h = ch_.Receive("the resume message");
   if (h.type != static_cast<uint32_t>(Msg::kResumed)) {
     throw RuntimeError(
         fmt::format("the destination answered message {}, expected its resume", h.type));
@@ -225,7 +225,7 @@ json Source::VerifyAgainstMemory(bool* verified) {
              "migrate: verification: read the generation of {} pages ({} MiB) in {:.1f} ms and "
              "sent it in {:.1f} ms, after the resume\n",
              pages_, (pages_ * kPageSize) >> 20, Ms(t1 - t0), Ms(t2 - t1));
-  Header done = ch_.Receive();
+  Header done = ch_.Receive("the verification result");
   if (done.type != static_cast<uint32_t>(Msg::kDone)) {
     throw RuntimeError(
         fmt::format("the destination answered message {} to the verification", done.type));

@@ -79,7 +79,7 @@ std::vector<int64_t> Source::SwitchToPostcopy() {
 
 // The destination listens for its urgent channel on a port its reply names; we connect to it.
 Channel Source::OpenUrgentChannel() {
-  Header h = ch_.Receive();
+  Header h = ch_.Receive("the ready message");
   if (h.type != static_cast<uint32_t>(Msg::kReady)) {
     throw RuntimeError(fmt::format("the destination answered message {} to postcopy", h.type));
   }
@@ -93,7 +93,7 @@ Channel Source::OpenUrgentChannel() {
 // the destination's end marker.
 void Source::ServePageRequests(Channel& urgent) {
   while (true) {
-    Header r = urgent.Receive();
+    Header r = urgent.Receive("a page request");
     if (r.type == static_cast<uint32_t>(Msg::kEnd)) {
       urgent.Shutdown();  // the destination reads our last replies until this EOF
       return;
