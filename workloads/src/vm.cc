@@ -11,9 +11,9 @@
 // Postcopy requests travel on the main connection (behind the precopy data, as in mig_mon) or,
 // with --urgent-channel, on a second connection that carries nothing else (QEMU's
 // postcopy-preempt), so that a request does not wait behind megabytes of queued precopy pages.
-#include <netinet/tcp.h>
+// Timeouts, stop requests and partial reads and writes are FramedStream's (framed_stream.hpp),
+// shared with the engine's protocol.
 #include <poll.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "framed_stream.hpp"
 #include "latency_histogram.hpp"
 #include "page_writer.hpp"
 #include "subcommands.hpp"
@@ -43,108 +44,6 @@ struct Header {
 };
 static_assert(sizeof(Header) == 16);
 
-struct SessionEnded : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-// The peer closed the connection in the middle of a message.
-struct PeerClosed : RuntimeError {
-  using RuntimeError::RuntimeError;
-};
-
-// A connection whose every blocking call is bounded: SO_RCVTIMEO/SO_SNDTIMEO slices of 200 ms,
-// and an overall idle limit after which the peer counts as hung.
-class Conn {
- public:
-  // `nodelay` for connections that carry requests and responses (each must leave at once); a
-  // pure stream is better off coalescing (fewer, fuller segments, as iperf3 runs).
-  Conn(Fd fd, std::string peer, std::chrono::milliseconds idle_limit, const std::atomic<bool>* done,
-       bool nodelay = true)
-      : fd_(std::move(fd)), peer_(std::move(peer)), idle_limit_(idle_limit), done_(done) {
-    SetTimeouts(fd_.get(), std::chrono::milliseconds(200));
-    int on = nodelay ? 1 : 0;
-    setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  }
-  int fd() const { return fd_.get(); }
-  const std::string& peer() const { return peer_; }
-
-  // Writes all of `iov`. Throws RuntimeError on a dead or hung peer.
-  void WriteV(iovec* iov, int count) {
-    int64_t idle_since = MonoMs();
-    while (count > 0) {
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = static_cast<size_t>(count);
-      const ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
-          if (MonoMs() - idle_since > idle_limit_.count()) {
-            throw RuntimeError(fmt::format("sending to {} stalled for {} ms (peer not reading)",
-                                           peer_, idle_limit_.count()));
-          }
-          if (Stopping()) throw SessionEnded("stopped");
-          continue;
-        }
-        if (errno == EPIPE || errno == ECONNRESET) {
-          throw RuntimeError(fmt::format("{} closed the connection ({})", peer_, ErrnoText(errno)));
-        }
-        throw RuntimeError(fmt::format("send to {}: {}", peer_, ErrnoText(errno)));
-      }
-      idle_since = MonoMs();
-      size_t left = static_cast<size_t>(n);
-      while (count > 0 && left >= iov->iov_len) {
-        left -= iov->iov_len;
-        ++iov;
-        --count;
-      }
-      if (count > 0 && left) {
-        iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-        iov->iov_len -= left;
-      }
-    }
-  }
-  void Write(const void* data, size_t n) {
-    iovec v{const_cast<void*>(data), n};
-    WriteV(&v, 1);
-  }
-  // Reads up to n bytes (at least 1). Returns 0 at EOF. Throws on a silent peer past the limit
-  // or SessionEnded when the session is over.
-  size_t ReadSome(void* buf, size_t n) {
-    const int64_t idle_since = MonoMs();
-    for (;;) {
-      const ssize_t r = ::recv(fd_.get(), buf, n, 0);
-      if (r >= 0) return static_cast<size_t>(r);
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (Stopping()) throw SessionEnded("stopped");
-        if (MonoMs() - idle_since > idle_limit_.count()) {
-          throw RuntimeError(fmt::format("{} sent nothing for {} ms", peer_, idle_limit_.count()));
-        }
-        continue;
-      }
-      if (errno == ECONNRESET) throw RuntimeError(fmt::format("{} reset the connection", peer_));
-      throw RuntimeError(fmt::format("recv from {}: {}", peer_, ErrnoText(errno)));
-    }
-  }
-  // Reads exactly n bytes; EOF in the middle is an error naming `what`.
-  void ReadExact(void* buf, size_t n, std::string_view what) {
-    auto* p = static_cast<char*>(buf);
-    while (n) {
-      const size_t r = ReadSome(p, n);
-      if (r == 0)
-        throw PeerClosed(fmt::format("{} closed the connection while sending {}", peer_, what));
-      p += r;
-      n -= r;
-    }
-  }
-  void ShutdownWrite() { ::shutdown(fd_.get(), SHUT_WR); }
-
- private:
-  bool Stopping() const { return (done_ && done_->load()) || StopRequested(); }
-  Fd fd_;
-  std::string peer_;
-  std::chrono::milliseconds idle_limit_;
-  const std::atomic<bool>* done_;
-};
-
 // A 4 KiB page of non-zero content, so that nothing on the way can compress zero pages away.
 const uint8_t* PagePayload() {
   alignas(4096) static uint8_t page[kPageSize];
@@ -161,7 +60,7 @@ class Worker {
       : thread_([this, f = std::move(f)]() mutable {
           try {
             f();
-          } catch (const SessionEnded&) {
+          } catch (const StreamStopped&) {
           } catch (...) {
             error_ = std::current_exception();
           }
@@ -220,7 +119,7 @@ class SourceSession {
     try {
       Stream(t0);
       End();
-    } catch (const SessionEnded&) {
+    } catch (const StreamStopped&) {
     } catch (...) {
       failure = std::current_exception();
     }
@@ -239,18 +138,20 @@ class SourceSession {
   void Connect() {
     to_ = Resolve(o_.host, static_cast<uint16_t>(o_.port), SOCK_STREAM);
     // Page responses share the main connection only without the urgent channel.
-    main_.emplace(ConnectTcp(*to_, idle_), "destination " + to_->text, idle_, &done_,
-                  postcopy_ && !o_.urgent);
+    main_.emplace(
+        ConnectTcp(*to_, idle_), "destination " + to_->text,
+        FramedStream::Options{
+            .timeout = idle_, .nodelay = postcopy_ && !o_.urgent, .session_over = &done_});
     out_.Line("Connected to dst VM {}.", to_->text);
     const uint64_t flags = (precopy_ ? kFlagPrecopy : 0) | (postcopy_ ? kFlagPostcopy : 0) |
                            (o_.urgent ? kFlagUrgent : 0);
     Header hello{kHello, flags | (pages_ << 8)};
-    main_->Write(&hello, sizeof hello);
+    main_->SendFrame(hello, nullptr, 0, "the hello");
     if (o_.urgent) {
       urgent_.emplace(ConnectTcp(*to_, idle_), "destination " + to_->text + " (urgent channel)",
-                      idle_, &done_);
+                      FramedStream::Options{.timeout = idle_, .session_over = &done_});
       Header uh{kUrgentHello, flags};
-      urgent_->Write(&uh, sizeof uh);
+      urgent_->SendFrame(uh, nullptr, 0, "the urgent channel's hello");
       out_.Line("Urgent channel connected.");
     }
   }
@@ -260,31 +161,23 @@ class SourceSession {
     if (o_.urgent) {
       urgent_reader_.emplace([this] { ServeRequests(*urgent_, false); });
       // Nothing but the final close comes back on the main connection; drain it to see that.
-      main_reader_.emplace([this] {
-        char sink[64];
-        while (main_->ReadSome(sink, sizeof sink) > 0) {
-        }
-      });
+      main_reader_.emplace([this] { main_->DrainUntilClosed("the end of the connection"); });
     }
   }
 
-  void Respond(Conn& c, uint64_t index) {
-    Header h{kResponse, index};
-    iovec v[2] = {{&h, sizeof h}, {const_cast<uint8_t*>(payload_), kPageSize}};
-    c.WriteV(v, 2);
+  void Respond(FramedStream& c, uint64_t index) {
+    const Header h{kResponse, index};
+    c.SendFrame(h, payload_, kPageSize, "a page response");
     responses_.fetch_add(1, std::memory_order_relaxed);
     bytes_.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
   }
 
   // Reads page requests from one connection and answers them (a reader thread).
-  void ServeRequests(Conn& c, bool on_main) {
+  void ServeRequests(FramedStream& c, bool on_main) {
     for (;;) {
       Header h;
-      const size_t r = c.ReadSome(&h, sizeof h);
-      if (r == 0) return;  // the destination closed: the session is over
-      if (r < sizeof h) {
-        c.ReadExact(reinterpret_cast<char*>(&h) + r, sizeof h - r, "a page request");
-      }
+      // The destination closed: the session is over.
+      if (!c.ReceiveHeader(&h, "a page request", /*end_ok=*/true)) return;
       if (h.magic != kRequest) {
         throw RuntimeError(
             fmt::format("{} sent magic {:#x}, expected a page request", c.peer(), h.magic));
@@ -327,7 +220,7 @@ class SourceSession {
     }
     {
       std::lock_guard lock(main_write_);
-      main_->WriteV(iov_.data(), 2 * n);
+      main_->SendFrames(iov_.data(), 2 * n, "pages");
     }
     sent_pages_ += static_cast<uint64_t>(n);
     bytes_.fetch_add(static_cast<uint64_t>(n) * (sizeof(Header) + kPageSize),
@@ -370,9 +263,9 @@ class SourceSession {
 
   // The end: tell the destination, then let it close.
   void End() {
-    Header fin{kEnd, bytes_.load()};
+    const Header fin{kEnd, bytes_.load()};
     std::scoped_lock lock(main_write_, urgent_write_);
-    main_->Write(&fin, sizeof fin);
+    main_->SendFrame(fin, nullptr, 0, "the end marker");
     bytes_.fetch_add(sizeof fin);
     finished_ = true;
     main_->ShutdownWrite();
@@ -423,7 +316,7 @@ class SourceSession {
   const std::chrono::milliseconds idle_;
   std::optional<Endpoint> to_;
   std::atomic<bool> done_{false};
-  std::optional<Conn> main_, urgent_;
+  std::optional<FramedStream> main_, urgent_;
   const uint8_t* const payload_ = PagePayload();
   // The main connection is written by the sender and (postcopy only) the responder.
   std::mutex main_write_, urgent_write_;
@@ -456,7 +349,10 @@ class Destination {
   Destination(Fd first, const VmOptions& o, const Output& out)
       : out_(out),
         idle_(std::chrono::milliseconds(o.timeout_s * 1000)),
-        main_(std::move(first), "source", idle_, &done_) {}
+        // The main connection's pages are read 128 KiB at a time (it stays in L2, as iperf3's
+        // reads), not two recv calls a page.
+        main_(std::move(first), "source",
+              {.timeout = idle_, .read_ahead = 128 << 10, .session_over = &done_}) {}
 
   DstSession Serve(int listen_fd) {
     Handshake(listen_fd);
@@ -472,13 +368,13 @@ class Destination {
       try {
         Request(t0);
         WaitForTheEnd();
-      } catch (const SessionEnded&) {
+      } catch (const StreamStopped&) {
       } catch (...) {
         failure = std::current_exception();
       }
       done_.store(true);
-      ::shutdown(main_.fd(), SHUT_RDWR);
-      if (urgent_) ::shutdown(urgent_->fd(), SHUT_RDWR);
+      main_.Shutdown();
+      if (urgent_) urgent_->Shutdown();
       if (reader) {
         reader->Join();
         // After the end marker, or once we were told to stop, the reader's errors are our own
@@ -495,7 +391,7 @@ class Destination {
  private:
   void Handshake(int listen_fd) {
     Header hello;
-    main_.ReadExact(&hello, sizeof hello, "its hello");
+    main_.ReceiveHeader(&hello, "its hello");
     if (hello.magic != kHello) {
       throw RuntimeError(fmt::format(
           "source's first message has magic {:#x}, expected {:#x} (not a migmon vm -s?)",
@@ -516,9 +412,10 @@ class Destination {
       throw RuntimeError(
           fmt::format("the source's urgent channel did not connect within {} ms", idle_.count()));
     }
-    urgent_.emplace(std::move(*fd), "source (urgent channel)", idle_, &done_);
+    urgent_.emplace(std::move(*fd), "source (urgent channel)",
+                    FramedStream::Options{.timeout = idle_, .session_over = &done_});
     Header uh;
-    urgent_->ReadExact(&uh, sizeof uh, "the urgent channel's hello");
+    urgent_->ReceiveHeader(&uh, "the urgent channel's hello");
     if (uh.magic != kUrgentHello) {
       throw RuntimeError(
           fmt::format("second connection's magic {:#x} is not an urgent-channel hello", uh.magic));
@@ -527,53 +424,34 @@ class Destination {
 
   bool ReaderFailed() const { return reader_ && reader_->error(); }
 
-  // The reader thread: parses the main stream (pages, responses in same-socket mode, the end
+  // The reader thread: the main stream's frames (pages, responses in same-socket mode, the end
   // marker).
   void ReadMain() {
-    std::vector<char> buf(128 << 10);  // stays in L2, as iperf3's 128 KiB reads
     Header h{};
-    size_t have_header = 0;  // bytes of `h` filled
-    size_t skip = 0;         // payload bytes still to pass over
-    bool is_response = false;
     for (;;) {
-      const size_t n = main_.ReadSome(buf.data(), buf.size());
-      if (n == 0) {
+      if (!main_.ReceiveHeader(&h, "pages or the end marker", /*end_ok=*/true)) {
         if (!ended_.load()) {
           throw RuntimeError("source closed the connection before the end marker");
         }
         return;
       }
-      received_bytes_.fetch_add(n, std::memory_order_relaxed);
-      size_t at = 0;
-      while (at < n) {
-        if (skip) {
-          const size_t k = std::min(skip, n - at);
-          skip -= k;
-          at += k;
-          if (skip == 0 && is_response) Answered(h.value);
-          continue;
+      if (h.magic == kPage || h.magic == kResponse) {
+        if (h.value >= pages_) {
+          throw RuntimeError(fmt::format("source sent page {} of a {}-page VM", h.value, pages_));
         }
-        const size_t k = std::min(sizeof h - have_header, n - at);
-        std::memcpy(reinterpret_cast<char*>(&h) + have_header, buf.data() + at, k);
-        have_header += k;
-        at += k;
-        if (have_header < sizeof h) continue;
-        have_header = 0;
-        if (h.magic == kPage || h.magic == kResponse) {
-          if (h.value >= pages_) {
-            throw RuntimeError(fmt::format("source sent page {} of a {}-page VM", h.value, pages_));
-          }
-          is_response = h.magic == kResponse;
-          if (!is_response) precopy_pages_.fetch_add(1, std::memory_order_relaxed);
-          skip = kPageSize;
-        } else if (h.magic == kEnd) {
-          ended_.store(true);
-          std::lock_guard lock(req_mutex_);
-          req_cv_.notify_all();
-        } else {
-          throw RuntimeError(fmt::format("stream corrupted: magic {:#x} after {} bytes", h.magic,
-                                         received_bytes_.load()));
-        }
+        const bool is_response = h.magic == kResponse;
+        if (!is_response) precopy_pages_.fetch_add(1, std::memory_order_relaxed);
+        main_.SkipPayload(kPageSize, is_response ? "a page response" : "a page");
+        received_bytes_.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
+        if (is_response) Answered(h.value);
+      } else if (h.magic == kEnd) {
+        received_bytes_.fetch_add(sizeof h, std::memory_order_relaxed);
+        ended_.store(true);
+        std::lock_guard lock(req_mutex_);
+        req_cv_.notify_all();
+      } else {
+        throw RuntimeError(fmt::format("stream corrupted: magic {:#x} after {} bytes", h.magic,
+                                       received_bytes_.load()));
       }
     }
   }
@@ -631,14 +509,14 @@ class Destination {
 
   // Asks for one page and waits for it; false when the session ended instead.
   bool RequestPage(uint64_t index) {
-    Conn& channel = urgent_ ? *urgent_ : main_;
+    FramedStream& channel = urgent_ ? *urgent_ : main_;
     {
       std::lock_guard lock(req_mutex_);
       want_ = index;
       answered_ = false;
     }
-    Header req{kRequest, index};
-    channel.Write(&req, sizeof req);
+    const Header req{kRequest, index};
+    channel.SendFrame(req, nullptr, 0, "a page request");
     if (urgent_ || main_thread_reads_) return ReadResponse(channel, index);
     std::unique_lock lock(req_mutex_);
     if (!req_cv_.wait_for(lock, idle_,
@@ -650,11 +528,11 @@ class Destination {
   }
 
   // The response comes on this connection, nothing else in between (but the end marker).
-  bool ReadResponse(Conn& channel, uint64_t index) {
+  bool ReadResponse(FramedStream& channel, uint64_t index) {
     Header h;
     for (;;) {
       try {
-        channel.ReadExact(&h, sizeof h, "a page response");
+        channel.ReceiveHeader(&h, "a page response");
       } catch (const PeerClosed&) {
         // The source ended: its end marker is on the main connection (urgent channel).
         const int64_t limit = MonoMs() + idle_.count();
@@ -673,7 +551,7 @@ class Destination {
             fmt::format("{} answered with magic {:#x} page {}", channel.peer(), h.magic, h.value));
       }
       alignas(64) static thread_local char page[kPageSize];
-      channel.ReadExact(page, kPageSize, "a page");
+      channel.ReceivePayload(page, kPageSize, "a page");
       received_bytes_.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
       if (h.value == index) return !ended_.load();
     }
@@ -741,8 +619,8 @@ class Destination {
   const Output& out_;
   const std::chrono::milliseconds idle_;
   std::atomic<bool> done_{false};
-  Conn main_;
-  std::optional<Conn> urgent_;
+  FramedStream main_;
+  std::optional<FramedStream> urgent_;
   uint64_t pages_ = 0;
   bool precopy_ = false, postcopy_ = false, main_thread_reads_ = false;
   Worker* reader_ = nullptr;  // the main connection's reader thread, while it runs

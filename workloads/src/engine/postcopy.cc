@@ -170,7 +170,7 @@ void PostcopyDestination::UrgentLoop() {
   std::vector<uint8_t> buf(kPageSize);
   try {
     while (true) {  // ends with the channel: the source's close, or Stop()'s shutdown
-      Header h = urgent_.Receive();
+      Header h = urgent_.Receive("a page");
       if (h.type != static_cast<uint32_t>(Msg::kPages) || h.b != 1 || h.a >= pages_ ||
           h.length != kPageSize) {
         throw RuntimeError(fmt::format("bad reply on the urgent channel (type {})", h.type));

@@ -1,9 +1,7 @@
 #include "engine/protocol.hpp"
 
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
@@ -11,40 +9,38 @@
 
 namespace migtest::engine {
 
-Channel::Channel(Fd fd, std::string peer) : fd_(std::move(fd)), peer_(std::move(peer)) {
-  // A peer that stops reading or writing for this long is dead: fail instead of hanging.
-  SetTimeouts(fd_.get(), std::chrono::seconds(20));
-  int on = 1;
-  setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-}
+Channel::Channel(Fd fd, std::string peer)
+    // A peer that stops reading or writing for 20 s is dead: fail instead of hanging.
+    : stream_(std::move(fd), std::move(peer), {.timeout = std::chrono::seconds(20)}) {}
 
-void Channel::Write(const void* data, size_t length) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (length > 0) {
-    size_t chunk = length;
-    if (drop_after_ != 0) {
-      if (sent_ >= drop_after_) {
-        ::shutdown(fd_.get(), SHUT_RDWR);
-        throw RuntimeError(
-            fmt::format("connection to {} dropped after {} bytes (injected)", peer_, sent_));
-      }
-      chunk = std::min<uint64_t>(chunk, drop_after_ - sent_);
-    }
-    const ssize_t n = ::send(fd_.get(), p, chunk, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) {
-        if (!Interrupted()) continue;
-        throw RuntimeError(fmt::format("{} while sending to {}", Interruption(), peer_));
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        throw RuntimeError(fmt::format("sending to {}: the peer stopped reading (timeout)", peer_));
-      }
-      throw RuntimeError(fmt::format("sending to {}: {}", peer_, ErrnoText(errno)));
-    }
-    p += n;
-    length -= static_cast<size_t>(n);
-    sent_ += static_cast<uint64_t>(n);
+std::string_view MsgName(uint32_t type) {
+  switch (static_cast<Msg>(type)) {
+    case Msg::kHello:
+      return "the hello";
+    case Msg::kReady:
+      return "the ready message";
+    case Msg::kPages:
+      return "pages";
+    case Msg::kIterEnd:
+      return "an iteration's end";
+    case Msg::kStopCopy:
+      return "the stop-and-copy message";
+    case Msg::kState:
+      return "the device state";
+    case Msg::kDone:
+      return "the verification result";
+    case Msg::kPostcopy:
+      return "the switch to postcopy";
+    case Msg::kRequest:
+      return "a page request";
+    case Msg::kEnd:
+      return "the end marker";
+    case Msg::kResumed:
+      return "the resume message";
+    case Msg::kVerify:
+      return "the verification table";
   }
+  return "a message";
 }
 
 void Channel::Send(Msg type, uint64_t a, uint64_t b, const void* payload, size_t length) {
@@ -53,39 +49,23 @@ void Channel::Send(Msg type, uint64_t a, uint64_t b, const void* payload, size_t
   h.a = a;
   h.b = b;
   h.length = length;
-  Write(&h, sizeof h);
-  if (length > 0) Write(payload, length);
+  stream_.SendFrame(h, payload, length, MsgName(h.type));
+}
+
+Header Channel::Receive(std::string_view what) {
+  Header h;
+  stream_.ReceiveHeader(&h, what);
+  if (h.type < static_cast<uint32_t>(Msg::kHello) || h.type > static_cast<uint32_t>(Msg::kVerify) ||
+      h.length > (uint64_t{1} << 32)) {
+    throw RuntimeError(fmt::format("{} sent garbage (message type {}, length {})", stream_.peer(),
+                                   h.type, h.length));
+  }
+  payload_of_ = MsgName(h.type);
+  return h;
 }
 
 void Channel::ReadPayload(void* into, size_t length) {
-  auto* p = static_cast<uint8_t*>(into);
-  while (length > 0) {
-    const ssize_t n = ::recv(fd_.get(), p, length, 0);
-    if (n == 0) throw RuntimeError(fmt::format("{} closed the connection", peer_));
-    if (n < 0) {
-      if (errno == EINTR) {
-        if (!Interrupted()) continue;
-        throw RuntimeError(fmt::format("{} while receiving from {}", Interruption(), peer_));
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        throw RuntimeError(fmt::format("receiving from {}: nothing for 20 s (timeout)", peer_));
-      }
-      throw RuntimeError(fmt::format("receiving from {}: {}", peer_, ErrnoText(errno)));
-    }
-    p += n;
-    length -= static_cast<size_t>(n);
-  }
-}
-
-Header Channel::Receive() {
-  Header h;
-  ReadPayload(&h, sizeof h);
-  if (h.type < static_cast<uint32_t>(Msg::kHello) || h.type > static_cast<uint32_t>(Msg::kVerify) ||
-      h.length > (uint64_t{1} << 32)) {
-    throw RuntimeError(
-        fmt::format("{} sent garbage (message type {}, length {})", peer_, h.type, h.length));
-  }
-  return h;
+  stream_.ReceivePayload(into, length, payload_of_);
 }
 
 std::string Channel::ReadPayloadString(size_t length) {
@@ -94,18 +74,7 @@ std::string Channel::ReadPayloadString(size_t length) {
   return s;
 }
 
-void Channel::SkipPayload(size_t length) {
-  std::vector<uint8_t> sink(std::min<size_t>(length, 1 << 16));
-  while (length > 0) {
-    const size_t n = std::min(length, sink.size());
-    ReadPayload(sink.data(), n);
-    length -= n;
-  }
-}
-
-void Channel::Shutdown() {
-  if (fd_) ::shutdown(fd_.get(), SHUT_RDWR);
-}
+void Channel::SkipPayload(size_t length) { stream_.SkipPayload(length, payload_of_); }
 
 void GuestEcho::Open(uint16_t port) {
   if (port == 0 || open()) return;

@@ -1,6 +1,6 @@
 // The embedded migration engine's wire protocol and shared pieces (source and destination).
 //
-// One TCP connection carries the migration stream; every message is a 24-byte header (type, two
+// One TCP connection carries the migration stream; every message is a 32-byte header (type, two
 // 64-bit arguments, payload length) and a payload:
 //   kHello      a=pages            payload: JSON {vcpus, rate, pattern, echo_port, boot_id, …}
 //   kReady      a=dest mono ns     (the destination mapped its memory)
@@ -23,9 +23,11 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "common.hpp"
+#include "framed_stream.hpp"
 
 namespace migtest::engine {
 
@@ -53,30 +55,32 @@ struct Header {
 };
 static_assert(sizeof(Header) == 32);
 
-// A connection whose every send/receive has a timeout and names what failed.
+// The engine's frames on a FramedStream (timeouts, EINTR, stop requests, partial reads and writes
+// are the stream's). Errors name the message by its type, and the peer.
 class Channel {
  public:
   Channel() = default;
   explicit Channel(Fd fd, std::string peer);
   void Send(Msg type, uint64_t a, uint64_t b, const void* payload, size_t length);
   void Send(Msg type, uint64_t a = 0, uint64_t b = 0) { Send(type, a, b, nullptr, 0); }
-  Header Receive();  // the header; then ReadPayload
+  // The next header (then ReadPayload); `what` names the message expected, for errors.
+  Header Receive(std::string_view what = "a message");
   void ReadPayload(void* into, size_t length);
   std::string ReadPayloadString(size_t length);
   void SkipPayload(size_t length);
-  uint64_t bytes_sent() const { return sent_; }
+  uint64_t bytes_sent() const { return stream_.bytes_sent(); }
   // Fault knob: after `bytes`, the connection breaks (shutdown), as a cut cable would.
-  void DropAfter(uint64_t bytes) { drop_after_ = bytes; }
-  int fd() const { return fd_.get(); }
-  void Shutdown();
+  void DropAfter(uint64_t bytes) { stream_.DropAfter(bytes); }
+  int fd() const { return stream_.fd(); }
+  void Shutdown() { stream_.Shutdown(); }
 
  private:
-  void Write(const void* data, size_t length);
-  Fd fd_;
-  std::string peer_;
-  uint64_t sent_ = 0;
-  uint64_t drop_after_ = 0;
+  FramedStream stream_;
+  std::string_view payload_of_ = "a message";  // the last header's message, for payload errors
 };
+
+// A message type as errors name it: "pages", "the device state".
+std::string_view MsgName(uint32_t type);
 
 // The guest's network presence: a UDP echo on one port, opened where the guest runs.
 class GuestEcho {
@@ -93,8 +97,5 @@ class GuestEcho {
 
 // This boot's id: two processes with the same id share CLOCK_MONOTONIC.
 std::string BootId();
-
-int RunSource(int argc, char** argv);
-int RunDestination(int argc, char** argv);
 
 }  // namespace migtest::engine
