@@ -12,14 +12,15 @@
 // can feed as well.
 //
 // STOP→RESUME is the guest's pause only when the STOP is the source's and the RESUME the
-// destination's. migtest's QEMU backend tags each event with "migtest-side": "source" or
-// "destination"; events without the tag (a plain transcript of one QMP socket) give no gap, since
-// a RESUME there may be the source's own (a failed or cancelled migration resumes the source).
+// destination's: migtest's QEMU backend tags each object with its side
+// (migtest/results/qmp_transcript.hpp says how); events without the tag (a plain transcript of one
+// QMP socket) give no gap, since a RESUME there may be the source's own.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "migtest/results/qmp_transcript.hpp"
 #include "parse_internal.hpp"
 #include "sync_iterations.hpp"
 
@@ -55,11 +56,10 @@ std::optional<double> EventSeconds(const json& j) {
 enum class Side { kUntagged, kSource, kDestination, kOther };
 
 Side SideOf(const json& event) {
-  auto it = event.find("migtest-side");
-  if (it == event.end()) return Side::kUntagged;
-  if (*it == "source") return Side::kSource;
-  if (*it == "destination") return Side::kDestination;
-  return Side::kOther;
+  if (!event.contains(kQmpSideKey)) return Side::kUntagged;
+  const std::optional<QmpSide> side = QmpSideOf(event);
+  if (!side) return Side::kOther;
+  return *side == QmpSide::kSource ? Side::kSource : Side::kDestination;
 }
 
 // The guest's pause: a source STOP and the first destination RESUME after it; of several such
@@ -420,3 +420,24 @@ RunResult ParseQemuQmp(std::istream& in, std::string_view source) {
 }
 
 }  // namespace migtest::internal
+
+namespace migtest {
+
+std::string_view ToString(QmpSide side) {
+  return side == QmpSide::kSource ? "source" : "destination";
+}
+
+nlohmann::json TagQmpSide(nlohmann::json object, QmpSide side) {
+  object[std::string(kQmpSideKey)] = ToString(side);
+  return object;
+}
+
+std::optional<QmpSide> QmpSideOf(const nlohmann::json& object) {
+  auto it = object.find(kQmpSideKey);
+  if (it == object.end() || !it->is_string()) return std::nullopt;
+  if (*it == ToString(QmpSide::kSource)) return QmpSide::kSource;
+  if (*it == ToString(QmpSide::kDestination)) return QmpSide::kDestination;
+  return std::nullopt;
+}
+
+}  // namespace migtest

@@ -355,6 +355,27 @@ TEST(QmpParserTest, DirtyPagesRateIsARateAndItsEarlyZeroIsUnknown) {
   for (const Iteration& it : m.iterations) EXPECT_EQ(it.pages_dirtied, std::nullopt);
 }
 
+// The backend writes the tag with TagQmpSide; the parser reads it: the two agree, and a
+// transcript tagged the other way round gives no gap (a RESUME of the source's own).
+TEST(QmpParserTest, TheSideTagTheBackendWritesIsTheOneTheParserReads) {
+  const nlohmann::json stop = nlohmann::json::parse(
+      R"({"timestamp": {"seconds": 1790000000, "microseconds": 100000}, "event": "STOP"})");
+  const nlohmann::json resume = nlohmann::json::parse(
+      R"({"timestamp": {"seconds": 1790000000, "microseconds": 142000}, "event": "RESUME"})");
+  const std::string completed =
+      R"({"return": {"status": "completed", "total-time": 900, "downtime": 20}})";
+  auto gap = [&](QmpSide stop_side, QmpSide resume_side) {
+    std::istringstream in(TagQmpSide(stop, stop_side).dump() + "\n" +
+                          TagQmpSide(resume, resume_side).dump() + "\n" + completed + "\n");
+    return Parse(in, Format::kQemuQmp, "qmp-transcript.jsonl").migration->stop_resume_gap;
+  };
+  EXPECT_THAT(gap(QmpSide::kSource, QmpSide::kDestination), Optional(microseconds(42000)));
+  EXPECT_EQ(gap(QmpSide::kSource, QmpSide::kSource), std::nullopt);
+  EXPECT_EQ(gap(QmpSide::kDestination, QmpSide::kDestination), std::nullopt);
+  EXPECT_EQ(QmpSideOf(TagQmpSide(stop, QmpSide::kDestination)), QmpSide::kDestination);
+  EXPECT_EQ(QmpSideOf(stop), std::nullopt);
+}
+
 TEST(QmpParserTest, StopResumeNeedsTheSourcesStopAndTheDestinationsResume) {
   const std::string completed =
       R"({"return": {"status": "completed", "total-time": 900, "downtime": 20}})";

@@ -7,3 +7,4 @@
 #include "migtest/results/model.hpp"
 #include "migtest/results/parse.hpp"
 #include "migtest/results/print.hpp"
+#include "migtest/results/qmp_transcript.hpp"
