@@ -270,7 +270,7 @@ MergedRun MergeRunArtifacts(const std::vector<RunArtifact>& files,
     if (a.kind == K::kVmmLog) {
       // A VMM's output holds its migration's lines, or none (a "listening" chatter, an empty
       // stderr): a file no parser recognises, or one that reads as another format, is not its.
-      const std::string head = Head(a.path);
+      const std::string head = a.held ? a.held->substr(0, 64 << 10) : Head(a.path);
       if (internal::Trim(head).empty()) continue;
       const Format detected = DetectFormat(head);
       if (detected == Format::kAuto) continue;
@@ -278,7 +278,13 @@ MergedRun MergeRunArtifacts(const std::vector<RunArtifact>& files,
       if (!a.as_named && detected != format) continue;
     }
     read(a, [&] {
-      RunResult part = ParseFile(a.path, format);
+      RunResult part;
+      if (a.held) {
+        std::istringstream in(*a.held);
+        part = Parse(in, format, a.path.string());
+      } else {
+        part = ParseFile(a.path, format);
+      }
       if (!have_base) {
         run = std::move(part);
         have_base = true;

@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -15,6 +17,7 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::Optional;
 using ::testing::Pair;
 
@@ -353,6 +356,29 @@ TEST(QmpParserTest, DirtyPagesRateIsARateAndItsEarlyZeroIsUnknown) {
   EXPECT_THAT(m.iterations[2].dirty_pages_rate, Optional(0.0));  // sync 3 after 1100ms: measured
   EXPECT_THAT(m.iterations[3].dirty_pages_rate, Optional(250.0));
   for (const Iteration& it : m.iterations) EXPECT_EQ(it.pages_dirtied, std::nullopt);
+}
+
+// A migration part the backend holds is read from memory: the folder's file (here garbage) is
+// not read back; without what is held the same folder's file is read, and its garbage named.
+TEST(RunArtifactsTest, AHeldTranscriptIsParsedInsteadOfTheFile) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("migtest-held-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "qmp-transcript.jsonl") << "{\"this is\": not QMP\n";
+  std::vector<RunArtifact> files = RunArtifactsIn(dir, {.backend = "qemu"});
+  ASSERT_EQ(files.size(), 1u);
+  const MergedRun from_disk = MergeRunArtifacts(files, {.backend = "qemu"});
+  EXPECT_FALSE(from_disk.run.migration.has_value());
+  ASSERT_EQ(from_disk.errors.size(), 1u);
+  EXPECT_THAT(from_disk.errors[0].what(), HasSubstr("qmp-transcript.jsonl"));
+
+  files[0].held = Slurp(Data("qmp_transcript.jsonl"));
+  const MergedRun held = MergeRunArtifacts(files, {.backend = "qemu"});
+  EXPECT_TRUE(held.errors.empty());
+  ASSERT_TRUE(held.run.migration.has_value());
+  EXPECT_EQ(held.run.migration->status, Status::kCompleted);
+  EXPECT_TRUE(held.run.migration->stop_resume_gap.has_value());
+  std::filesystem::remove_all(dir);
 }
 
 // The backend writes the tag with TagQmpSide; the parser reads it: the two agree, and a

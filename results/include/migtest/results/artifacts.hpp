@@ -92,6 +92,9 @@ struct RunArtifact {
   // backend: the user named the parser of their VMM's output).
   bool as_named = false;
   uint64_t from_byte = 0;  // kGuestConsole: read from here
+  // A migration part the backend already holds (the QEMU backend's QMP transcript, the same bytes
+  // it wrote to `path`): read from here instead of the disk; `path` names it in errors.
+  std::optional<std::string> held{};
 };
 // The files in `dir` (not below it) the merge reads, in the table's order. `options.backend`
 // empty: GuessBackend(dir).
