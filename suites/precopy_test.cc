@@ -1,5 +1,5 @@
-// Precopy SLOs on the embedded engine: an idle guest, a busy guest, and one that dirties faster
-// than any downtime limit allows.
+// Precopy SLOs on the embedded engine: an idle guest, a busy guest, one that dirties faster than
+// any downtime limit allows, and one that auto-converge brings home.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +10,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace migtest;
+using ::testing::DoubleEq;
 using ::testing::Gt;
 using ::testing::Le;
 using ::testing::Lt;
@@ -80,6 +81,34 @@ TEST_F(PrecopySlo, OverDirtyingGuestDoesNotConverge) {
   EXPECT_THAT(run.migration, Not(Converged()));
   EXPECT_THAT(run.migration, Iterations(Le(5u)));
   EXPECT_THAT(run.migration, MemoryVerified());
+}
+
+// Auto-converge: a guest dirtying its 64 MiB at random as fast as the capped link carries them
+// does not get under a 100 ms downtime on its own; throttled as QEMU throttles (20 %, then 10 %
+// more after every two rounds that dirtied over half of what they sent) it converges, and each
+// throttled iteration says by how much. The same guest without auto-converge (the break-it) has
+// no throttled iteration and needs more iterations (or never converges within the cap).
+TEST_F(PrecopySlo, AutoConvergeThrottlesAnOverDirtyingGuestUntilItConverges) {
+  Scenario s = {.memory = 64_MiB,
+                .dirty = {.rate = 100_MiBps, .pattern = Pattern::Random},
+                .mode = Mode::Precopy,
+                .downtime_limit = 100ms,
+                .max_bandwidth = 100_MiBps,
+                .max_iterations = 12,
+                .auto_converge = true,
+                .probe = {.interval = 10ms}};
+  MIGTEST_SKIP_IF_UNSUPPORTED(s);  // the iteration cap is the engine's
+  const RunResult run = Migrate(s);
+  EXPECT_THAT(run.migration, Converged());
+  EXPECT_THAT(run.migration, FirstCpuThrottle(DoubleEq(20)));
+  EXPECT_THAT(run.migration, MaxCpuThrottle(Le(99)));
+  EXPECT_THAT(run.migration, MemoryVerified());
+  ASSERT_TRUE(run.migration.has_value());
+
+  s.auto_converge = false;
+  const RunResult unthrottled = Migrate(s);
+  EXPECT_THAT(unthrottled.migration, Not(MaxCpuThrottle(Le(99))));
+  EXPECT_THAT(unthrottled.migration, Iterations(Gt(run.migration->iterations.size())));
 }
 
 }  // namespace

@@ -230,6 +230,38 @@ FigureSpec<MigrationResult, uint64_t> PagesResentSpec() {
           }};
 }
 
+FigureSpec<MigrationResult, double> CpuThrottleSpec(bool first) {
+  return {first ? "the vCPU throttle of the first throttled iteration, in %"
+                : "the highest vCPU throttle of any iteration, in %",
+          [first](const MigrationResult& m) -> std::optional<double> {
+            std::optional<double> out;
+            for (const Iteration& it : m.iterations) {
+              if (!it.cpu_throttle_percent || *it.cpu_throttle_percent <= 0) continue;
+              if (first) return it.cpu_throttle_percent;
+              out = std::max(out.value_or(0), *it.cpu_throttle_percent);
+            }
+            return out;
+          },
+          [](const MigrationResult& m, const double&) {
+            std::string each;
+            for (const Iteration& it : m.iterations) {
+              each += fmt::format("{}iteration {}: {}", each.empty() ? "" : ", ", it.index,
+                                  it.cpu_throttle_percent
+                                      ? fmt::format("{:g} %", *it.cpu_throttle_percent)
+                                      : std::string("-"));
+            }
+            return fmt::format("whose iterations were throttled so ({})", each);
+          },
+          [](const MigrationResult& m) {
+            if (m.iterations.empty() || m.status != Status::kCompleted) {
+              return Missing(m, "vCPU throttle figures (auto-converge)");
+            }
+            // QEMU reports cpu-throttle-percentage only while it throttles.
+            return fmt::format("which throttled none of its {} iteration{}", m.iterations.size(),
+                               m.iterations.size() == 1 ? "" : "s");
+          }};
+}
+
 FigureSpec<MigrationResult, double> BandwidthSpec() {
   return {"average bandwidth in MiB/s",
           [](const MigrationResult& m) -> std::optional<double> {

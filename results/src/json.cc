@@ -119,6 +119,7 @@ void to_json(json& j, const Iteration& v) {
   Put(j, "bandwidth_mib_s", v.bandwidth_mib_s);
   PutDuration(j, "est_downtime", v.est_downtime);
   Put(j, "remaining_bytes", v.remaining_bytes);
+  Put(j, "cpu_throttle_percent", v.cpu_throttle_percent);
 }
 
 void from_json(const json& j, Iteration& v) {
@@ -136,6 +137,7 @@ void from_json(const json& j, Iteration& v) {
   Get(j, "bandwidth_mib_s", v.bandwidth_mib_s);
   v.est_downtime = GetDuration(j, "est_downtime");
   Get(j, "remaining_bytes", v.remaining_bytes);
+  Get(j, "cpu_throttle_percent", v.cpu_throttle_percent);
 }
 
 void to_json(json& j, const DeviceDowntime& v) {

@@ -251,6 +251,9 @@ void QmpTranscript::ReadRam(const json& info, const json& ram, uint64_t sync,
     mark.est_downtime = std::chrono::milliseconds(*ed);
   }
   if (rate_measured_) mark.dirty_pages_rate = rate;
+  // QEMU raises the throttle at a sync (auto-converge): what this poll shows is in effect
+  // during the iteration the sync began. Absent while QEMU throttles nothing.
+  mark.cpu_throttle_percent = Opt<double>(info, "cpu-throttle-percentage");
   // The first sync is QEMU's setup's, before any page is sent: its bounds are exact.
   if (sync == 1) {
     mark.poll.reset();
@@ -292,6 +295,15 @@ void FillRamCounters(MigrationResult& m, const json& ram) {
   for (auto [qemu, ours] : kPages) {
     if (auto v = Opt<uint64_t>(ram, qemu)) m.pages[ours] = *v;
   }
+}
+
+// XBZRLE (capability xbzrle): what its cache saved, under the model's names.
+void FillXbzrleCounters(MigrationResult& m, const json& cache) {
+  if (auto v = Opt<uint64_t>(cache, "bytes")) m.bytes["xbzrle"] = *v;
+  if (auto v = Opt<uint64_t>(cache, "cache-size")) m.bytes["xbzrle_cache"] = *v;
+  if (auto v = Opt<uint64_t>(cache, "pages")) m.pages["xbzrle"] = *v;
+  if (auto v = Opt<uint64_t>(cache, "cache-miss")) m.pages["xbzrle_cache_miss"] = *v;
+  if (auto v = Opt<uint64_t>(cache, "overflow")) m.pages["xbzrle_overflow"] = *v;
 }
 
 // QEMU 10.1+: average fault latency (ns) and a log2 histogram, bucket N = [2^N, 2^(N+1)) us.
@@ -343,6 +355,9 @@ void QmpTranscript::FillFromLastInfo(MigrationResult& m) const {
     m.postcopy_blocktime = std::chrono::milliseconds(*v);
   }
   if (auto ram = info.find("ram"); ram != info.end()) FillRamCounters(m, *ram);
+  if (auto x = info.find("xbzrle-cache"); x != info.end() && x->is_object()) {
+    FillXbzrleCounters(m, *x);
+  }
   FillPostcopyLatency(m, info);
 }
 

@@ -430,6 +430,7 @@ void CombineQemuTrace(MigrationResult& qmp, const MigrationResult& trace) {
         it.est_downtime = polled.est_downtime;
         it.remaining_bytes = polled.remaining_bytes;
         it.dirty_pages_rate = polled.dirty_pages_rate;
+        it.cpu_throttle_percent = polled.cpu_throttle_percent;
       }
     }
     const auto polled_bounds = qmp.config.find("iteration_bounds");

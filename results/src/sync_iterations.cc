@@ -37,6 +37,7 @@ std::vector<Iteration> IterationsFromSyncs(const std::vector<SyncMark>& marks,
     it.bandwidth_mib_s = m.bandwidth_mib_s;
     it.est_downtime = m.est_downtime;
     it.dirty_pages_rate = m.dirty_pages_rate;
+    it.cpu_throttle_percent = m.cpu_throttle_percent;
     // Iteration N ends at the next sync seen; the syncs skipped on the way (the count stepped by
     // more than one between two polls) end it as early, and their own iterations are unseen.
     const SyncMark* next = i + 1 < marks.size() ? &marks[i + 1] : (end ? &*end : nullptr);

@@ -38,6 +38,7 @@ struct SyncMark {
   std::optional<double> bandwidth_mib_s;  // MiB/s
   std::optional<Duration> est_downtime;
   std::optional<double> dirty_pages_rate;  // pages/s
+  std::optional<double> cpu_throttle_percent;
 };
 
 // `marks` in sync order, one per sync seen (a sync count that stepped by more than one leaves the

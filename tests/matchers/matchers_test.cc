@@ -331,6 +331,35 @@ TEST(PagesResentTest, SumsTheRoundsAfterTheFirstPass) {
   EXPECT_FALSE(Matches(PagesResent(Ge(0u)), m));
 }
 
+// Auto-converge with cpu-throttle-initial 20, -increment 10, -max 60: a run whose throttle starts
+// at 20 and stays at or below 60 passes; one that jumped past the max, or started below the
+// initial, fails naming every iteration's throttle.
+TEST(CpuThrottleTest, FirstAndHighestThrottledIteration) {
+  MigrationResult m = Completed();
+  m.iterations.resize(4);
+  for (int i = 0; i < 4; ++i) m.iterations[i].index = i + 1;
+  m.iterations[1].cpu_throttle_percent = 20;
+  m.iterations[2].cpu_throttle_percent = 30;
+  m.iterations[3].cpu_throttle_percent = 40;
+  EXPECT_THAT(m, FirstCpuThrottle(Ge(20)));
+  EXPECT_THAT(m, MaxCpuThrottle(Le(60)));
+  EXPECT_THAT(m, MaxCpuThrottle(40));
+  // Broken on purpose: a throttle above the max, a first step below the initial.
+  m.iterations[3].cpu_throttle_percent = 99;
+  EXPECT_THAT(m, Not(MaxCpuThrottle(Le(60))));
+  EXPECT_EQ(Explain(MaxCpuThrottle(Le(60)), m),
+            "whose iterations were throttled so (iteration 1: -, iteration 2: 20 %, iteration 3: "
+            "30 %, iteration 4: 99 %)");
+  m.iterations[1].cpu_throttle_percent = 5;
+  EXPECT_THAT(m, Not(FirstCpuThrottle(Ge(20))));
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(FirstCpuThrottle(Ge(20))),
+            "has the vCPU throttle of the first throttled iteration, in % that is >= 20");
+  // Never throttled: no figure, said so.
+  for (Iteration& it : m.iterations) it.cpu_throttle_percent.reset();
+  EXPECT_FALSE(Matches(MaxCpuThrottle(Ge(0)), m));
+  EXPECT_EQ(Explain(MaxCpuThrottle(Ge(0)), m), "which throttled none of its 4 iterations");
+}
+
 TEST(ConvergedTest, Verdicts) {
   MigrationResult m = Completed();
   EXPECT_THAT(m, Converged());

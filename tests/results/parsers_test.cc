@@ -290,6 +290,34 @@ TEST(QmpParserTest, MissingTransferredStaysAbsent) {
   EXPECT_FALSE(j.at("migration").at("iterations")[0].contains("bytes_sent"));
 }
 
+// Auto-converge: the throttle a poll shows is the one of the iteration its sync began (QEMU raises
+// it at syncs and reports it only while it throttles); XBZRLE's cache figures from the last reply.
+TEST(QmpParserTest, ThrottlePerIterationAndXbzrleCounters) {
+  std::istringstream in(R"(
+{"return": {"status": "active", "total-time": 100, "setup-time": 5, "ram": {"dirty-sync-count": 1}}}
+{"return": {"status": "active", "total-time": 1200, "setup-time": 5, "ram": {"dirty-sync-count": 2}}}
+{"return": {"status": "active", "total-time": 2300, "setup-time": 5, "cpu-throttle-percentage": 30, "ram": {"dirty-sync-count": 3}}}
+{"return": {"status": "active", "total-time": 2800, "setup-time": 5, "cpu-throttle-percentage": 30, "ram": {"dirty-sync-count": 3}}}
+{"return": {"status": "active", "total-time": 3400, "setup-time": 5, "cpu-throttle-percentage": 50, "ram": {"dirty-sync-count": 4}}}
+{"return": {"status": "completed", "total-time": 3900, "setup-time": 5, "ram": {"dirty-sync-count": 4}, "xbzrle-cache": {"cache-size": 33554432, "bytes": 123456, "pages": 700, "cache-miss": 4100, "cache-miss-rate": 0.4, "encoding-rate": 12.5, "overflow": 3}}}
+)");
+  const RunResult run = Parse(in, Format::kQemuQmp, "t.jsonl");
+  const auto& m = *run.migration;
+  ASSERT_EQ(m.iterations.size(), 4u);
+  EXPECT_EQ(m.iterations[0].cpu_throttle_percent, std::nullopt);
+  EXPECT_EQ(m.iterations[1].cpu_throttle_percent, std::nullopt);
+  EXPECT_THAT(m.iterations[2].cpu_throttle_percent, Optional(30.0));
+  EXPECT_THAT(m.iterations[3].cpu_throttle_percent, Optional(50.0));
+  EXPECT_EQ(m.bytes.at("xbzrle"), 123456u);
+  EXPECT_EQ(m.bytes.at("xbzrle_cache"), 33554432u);
+  EXPECT_EQ(m.pages.at("xbzrle"), 700u);
+  EXPECT_EQ(m.pages.at("xbzrle_cache_miss"), 4100u);
+  EXPECT_EQ(m.pages.at("xbzrle_overflow"), 3u);
+  // result.json keeps them.
+  const RunResult back = nlohmann::json(run).get<RunResult>();
+  EXPECT_EQ(back.migration->iterations, m.iterations);
+}
+
 // dirty-sync-count stepping 2 → 5 between two polls: syncs 3 and 4 happened between them, so
 // iterations 3 and 4 are listed with their index only, and iteration 2 ends at the poll showing 5.
 TEST(QmpParserTest, SyncCountSkippingSyncsLeavesThoseIterationsUnknown) {

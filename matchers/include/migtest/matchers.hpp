@@ -108,6 +108,19 @@ internal::FigureMatcher<MigrationResult, uint64_t> PagesResent(M inner) {
   return {internal::PagesResentSpec(), testing::MatcherCast<uint64_t>(inner)};
 }
 
+// QEMU's auto-converge: the vCPU throttle (percent) of the first iteration it throttled, and the
+// highest of any iteration. With cpu-throttle-initial I, -increment and -max X, a run that needed
+// throttling shows FirstCpuThrottle(Ge(I)) and MaxCpuThrottle(Le(X)); a run that never
+// throttled has neither figure (the matcher says so). The explanation lists every iteration's.
+template <typename M>
+internal::FigureMatcher<MigrationResult, double> FirstCpuThrottle(M inner) {
+  return {internal::CpuThrottleSpec(/*first=*/true), testing::MatcherCast<double>(inner)};
+}
+template <typename M>
+internal::FigureMatcher<MigrationResult, double> MaxCpuThrottle(M inner) {
+  return {internal::CpuThrottleSpec(/*first=*/false), testing::MatcherCast<double>(inner)};
+}
+
 // The average migration bandwidth in MiB/s (per-second samples, else per-iteration figures).
 template <typename M>
 internal::FigureMatcher<MigrationResult, double> Bandwidth(M inner) {

@@ -1,6 +1,7 @@
 // The engine's source, precopy: iterations of dirty-bitmap sync and send until the estimated
 // downtime fits, auto-converge, and stop-and-copy with the guest paused.
 #include <algorithm>
+#include <cmath>
 
 #include "engine/source.hpp"
 
@@ -74,6 +75,9 @@ const Iteration& Source::PrecopyIteration(int index, int64_t t_start, uint64_t& 
              "migrate: iteration {}: sent {} pages in {:.0f} ms ({:.0f} MiB/s), {} dirty, "
              "estimated downtime {:.0f} ms\n",
              index, sent, Ms(t_end - t_iter), bandwidth / 1048576.0, dirty_now, est_ns / 1e6);
+  // The throttle the writers ran under while this round was sent (auto-converge set it after an
+  // earlier round).
+  if (throttle_ > 0) it.cpu_throttle_percent = std::round(throttle_ * 100);
   result_.iterations.push_back(it);
   return result_.iterations.back();
 }

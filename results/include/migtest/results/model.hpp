@@ -66,6 +66,9 @@ struct Iteration {
   std::optional<double> bandwidth_mib_s;  // MiB/s
   std::optional<Duration> est_downtime;   // the VMM's estimate after this iteration
   std::optional<uint64_t> remaining_bytes;
+  // The vCPU throttle in effect during the iteration, in percent (QEMU's auto-converge:
+  // cpu-throttle-percentage as the poll that first showed the iteration's sync reported it).
+  std::optional<double> cpu_throttle_percent;
   friend bool operator==(const Iteration&, const Iteration&) = default;
 };
 

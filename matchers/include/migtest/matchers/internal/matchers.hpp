@@ -175,6 +175,7 @@ FigureSpec<MigrationResult, Duration> SetupTimeSpec();
 FigureSpec<MigrationResult, size_t> IterationsSpec();
 FigureSpec<MigrationResult, uint64_t> PagesResentSpec();
 FigureSpec<MigrationResult, double> BandwidthSpec();
+FigureSpec<MigrationResult, double> CpuThrottleSpec(bool first);
 FigureSpec<ProbeResult, Duration> BlackoutSpec();
 FigureSpec<ProbeResult, uint64_t> PacketsLostSpec();
 FigureSpec<DirtyResult, double> DirtyRateSpec();
