@@ -176,6 +176,7 @@ class PageWriter {
   void Run(int t);
   void WaitWhilePaused();
   void ReportError(std::string why);
+  void ReportCheckFailure(uint64_t index);
 
   uint8_t* base_;
   size_t pages_;
