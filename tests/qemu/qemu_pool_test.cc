@@ -2,6 +2,8 @@
 // a fresh boot gives, a pooled guest broken between two tests is found out before the next one
 // uses it, and a test that asks for another QEMU binary boots its own guest. ctest runs each test
 // in its own process, so each test here runs its migrations in one test.
+#include "qemu_pool.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,8 +15,6 @@
 #include <migtest/fixtures.hpp>
 #include <migtest/fixtures/qemu.hpp>
 #include <migtest/matchers.hpp>
-
-#include "qemu_pool.hpp"
 
 namespace migtest {
 namespace {
@@ -56,15 +56,24 @@ class QemuPoolTest : public MigrationTest {
   }
 };
 
-// Fresh, then pooled twice (the second a reuse): the same verdicts, all passing, and the reused
-// run's folder holds its own window of the guest's console (its sweep, not the boot).
+// Fresh, then pooled twice (the second a reuse): the same verdicts, all passing; the reuse sets
+// back what the first pooled migration set, and its folder holds its own window of the guest's
+// console (its sweep, not the boot).
 TEST_F(QemuPoolTest, FreshAndReusedGuestsGiveTheSameVerdicts) {
   ::setenv("MIGTEST_QEMU_REUSE", "0", 1);
   const RunResult fresh = Migrate(Busy());
   EXPECT_TRUE(Pool(fresh).is_null()) << Pool(fresh).dump();
   ::setenv("MIGTEST_QEMU_REUSE", "1", 1);
-  const RunResult booted = Migrate(Busy());
+  // The boot's migration with multifd: the reused one must set it back (a destination without
+  // multifd takes a multifd stream for "Not a migration stream").
+  Scenario multifd = Busy();
+  multifd.qemu.capabilities = {{"multifd", true}};
+  multifd.qemu.parameters = {{"multifd-channels", 4}};
+  const RunResult booted = Migrate(multifd);
   const RunResult reused = Migrate(Busy());
+  EXPECT_THAT(reused.extra["qemu"]["capabilities"].dump(),
+              ::testing::HasSubstr(R"({"capability":"multifd","state":false})"));
+  EXPECT_EQ(reused.extra["qemu"]["parameters"].value("multifd-channels", 0), 2);
   const std::vector<std::string> all_pass = {"converged", "memory verified", "downtime < 1s",
                                              "guest healthy", "blackout < 2s"};
   EXPECT_EQ(Verdicts(fresh), all_pass);
