@@ -3,9 +3,48 @@
 # total time, QEMU's downtime, the STOP→RESUME gap, the prober's blackout, postcopy per-fault p50
 # and p99, the guest's verdict. The bounds in suites/qemu_test.cc come from these tables.
 # Usage: bench/qemu.sh [RUNS] [extra suite_qemu arguments, e.g. --gtest_filter=...]
+#        bench/qemu.sh --reuse [FILTER]   (default: the suite's precopy tests)
+#   --reuse: the suite's tests run once with a fresh boot per test (MIGTEST_QEMU_REUSE=0) and once
+#   on the pool of booted guests (=1), in one binary each; per test, side by side: the test's wall
+#   time both ways, QEMU's own total_time, what each mode adds per migration beyond it, and the
+#   ratio of the walls; then the binary's whole wall both ways. Builds only suite_qemu.
 set -euo pipefail
 case "${1:-}" in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --reuse ]; then
+  filter=${2:-'QemuSlo.*Precopy*:QemuSlo.TraceFigures*:QemuSlo.Multifd*:QemuSlo.OverDirtying*:QemuSlo.FastDirtying*:QemuSlo.GuestBlackout*'}
+  preset="${MIGTEST_PRESET:-$([ -n "${CI:-}" ] && echo ci || echo default)}"
+  [ -f "build/$preset/CMakeCache.txt" ] || cmake --preset "$preset" >/dev/null
+  cmake --build "build/$preset" -j "${MIGTEST_JOBS:-$(nproc)}" --target suite_qemu >/dev/null
+  bin="$PWD/build/$preset/suites/suite_qemu"
+  out=$(mktemp -d /tmp/migtest-bench-reuse.XXXXXX)
+  for reuse in 0 1; do
+    echo "== MIGTEST_QEMU_REUSE=$reuse: $filter" >&2
+    start=$(date +%s.%N)
+    MIGTEST_QEMU_REUSE=$reuse MIGTEST_ARTIFACTS="$out/reuse-$reuse" "$bin" --gtest_brief=1 \
+      --gtest_filter="$filter" --gtest_output="json:$out/reuse-$reuse.json" >&2 || true
+    echo "$(date +%s.%N) - $start" | bc > "$out/wall-$reuse"
+  done
+  # Per test: its wall (gtest's time) both ways and QEMU's total_time (result.json, each mode's).
+  for reuse in 0 1; do
+    jq -r '.testsuites[].testsuite[] | "\(.classname).\(.name)\t\(.time | rtrimstr("s"))"' \
+      "$out/reuse-$reuse.json" | sort > "$out/time-$reuse.tsv"
+    find "$out/reuse-$reuse" -name result.json | while read -r f; do
+      jq -r '[.test, (.migration.total_time_ms // "-")] | @tsv' "$f"
+    done | sort > "$out/total-$reuse.tsv"
+  done
+  printf '%-58s %10s %10s %11s %11s %14s %14s %7s\n' test "fresh s" "reuse s" "QEMU s" \
+    "QEMU s(r)" "fresh-QEMU s" "reuse-QEMU s" ratio
+  join -t $'\t' "$out/time-0.tsv" "$out/time-1.tsv" | join -t $'\t' - "$out/total-0.tsv" |
+    join -t $'\t' - "$out/total-1.tsv" | awk -F'\t' '{
+      q0 = ($4 == "-") ? 0 : $4 / 1000; q1 = ($5 == "-") ? 0 : $5 / 1000
+      printf "%-58s %10.2f %10.2f %11.2f %11.2f %14.2f %14.2f %7.2f\n", $1, $2, $3, q0, q1,
+        $2 - q0, $3 - q1, ($3 > 0 ? $2 / $3 : 0) }'
+  w0=$(cat "$out/wall-0"); w1=$(cat "$out/wall-1")
+  printf 'binary wall: fresh %.1f s, reuse %.1f s (ratio %.2f); result files under %s\n' \
+    "$w0" "$w1" "$(echo "$w0 / $w1" | bc -l)" "$out"
+  exit 0
+fi
 runs=${1:-3}
 shift || true
 ci/install-deps bench guest >/dev/null

@@ -160,6 +160,30 @@ TEST_F(MigmonTest, MmDirtySweepsItsWholeWorkingSetOnRequest) {
   EXPECT_EQ(c.Wait(10s), 0) << c.Stderr();
 }
 
+// The same port sets the rate (the qemu backend's pool: one booted guest, each test its own rate):
+// from 1 MiB/s to 40 after "rate 40", said on a rate-set line.
+TEST_F(MigmonTest, MmDirtyTakesANewRateOnItsSweepPort) {
+  Child c(Cmd({"mm_dirty", "-m", "16", "-r", "1", "--verify", "--sweep-port", "0"}), dir_);
+  const auto port = c.WaitForLine(R"(Sweep port: \t\t(\d+) \(udp\))", 10s);
+  ASSERT_TRUE(port);
+  ASSERT_TRUE(c.WaitForLine(R"(dirty-rate: 1 \(MB/s\))", 10s));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(std::stoi(*port)));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 100 && c.Stdout().find("rate-set: 40 MiB/s") == std::string::npos; ++i) {
+    (void)::sendto(fd, "rate 40", 7, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    std::this_thread::sleep_for(100ms);
+  }
+  ::close(fd);
+  EXPECT_TRUE(c.WaitForLine(R"(rate-set: 40 MiB/s)", 10s));
+  EXPECT_TRUE(c.WaitForLine(R"(dirty-rate: (3[5-9]|4[0-5]) \(MB/s\))", 10s)) << c.Stdout();
+  c.Signal(SIGTERM);
+  EXPECT_EQ(c.Wait(10s), 0) << c.Stderr();
+}
+
 // The break: page 16000 corrupted where the sequential writer (1 MiB/s from page 0: a minute
 // away) will not look for a long time. Only the sweep can find it, and the dirtier exits 3 by
 // itself, naming the page.

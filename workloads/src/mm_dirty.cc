@@ -54,6 +54,10 @@ struct WriteCounts {
 // parser reads them):
 //   verify-sweep N: started, T pages in the working set
 //   verify-sweep N: checked C of T pages            (each second, and once C is T)
+// The same port sets the writers' rate, so that a guest booted once serves migrations of different
+// rates (the qemu backend's pool): a datagram "rate R" (MiB/s over all threads, 0: unlimited)
+// answers, on every request (the host resends until it sees it):
+//   rate-set: R MiB/s
 class Sweeper {
  public:
   Sweeper(PageWriter& writer, std::vector<std::atomic<uint64_t>>& checked,
@@ -69,7 +73,12 @@ class Sweeper {
     const ssize_t n = ::recv(socket_.get(), buf, sizeof buf - 1, MSG_DONTWAIT);
     if (n <= 0) return;
     buf[n] = '\0';
-    unsigned long long id = 0;
+    unsigned long long id = 0, rate = 0;
+    if (std::sscanf(buf, "rate %llu", &rate) == 1 && rate < (1ull << 40)) {
+      writer_.SetRate(rate << 20);
+      out.Line("rate-set: {} MiB/s", rate);
+      return;
+    }
     if (std::sscanf(buf, "sweep %llu", &id) != 1 || id == 0 || id == id_) return;
     writer_.Pause();
     for (auto& w : checked_) w.store(0, std::memory_order_relaxed);
@@ -169,7 +178,8 @@ std::optional<int> ParseMmDirty(int argc, char** argv, MmDirtyOptions& o) {
       app.add_flag("--verify", o.verify, "check every page before writing it; corruption: exit 3");
   app.add_option("--sweep-port", o.sweep_port,
                  "with --verify: on a UDP datagram 'sweep N' to this port, check every page once "
-                 "more and report the distinct pages checked since (verify-sweep lines); 0: a "
+                 "more and report the distinct pages checked since (verify-sweep lines); on "
+                 "'rate R', dirty at R MiB/s from now on (0: unlimited; a rate-set line); 0: a "
                  "port the kernel picks, printed")
       ->check(CLI::Range(0, 65535))
       ->needs(verify_flag);
