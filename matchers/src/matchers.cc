@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 namespace migtest {
 namespace {
@@ -227,6 +228,33 @@ FigureSpec<MigrationResult, uint64_t> PagesResentSpec() {
           },
           [](const MigrationResult& m) {
             return Missing(m, "page counts for the rounds after the first pass");
+          }};
+}
+
+FigureSpec<MigrationResult, uint64_t> CounterSpec(bool bytes, std::string name) {
+  const char* unit = bytes ? "bytes" : "pages";
+  auto counters = [bytes](const MigrationResult& m) -> const std::map<std::string, uint64_t>& {
+    return bytes ? m.bytes : m.pages;
+  };
+  return {fmt::format("the {} counter '{}'", unit, name),
+          [counters, name](const MigrationResult& m) -> std::optional<uint64_t> {
+            const auto& c = counters(m);
+            if (auto it = c.find(name); it != c.end()) return it->second;
+            return std::nullopt;
+          },
+          [counters, unit, name](const MigrationResult& m, const uint64_t& n) {
+            std::string others;
+            for (const auto& [k, v] : counters(m)) {
+              if (k != name) others += fmt::format("{}{} {}", others.empty() ? "" : ", ", k, v);
+            }
+            return fmt::format("whose {} counter '{}' is {}{}", unit, name, n,
+                               others.empty() ? "" : " (beside: " + others + ")");
+          },
+          [counters, unit, name](const MigrationResult& m) {
+            std::string had;
+            for (const auto& [k, v] : counters(m)) had += (had.empty() ? "" : ", ") + k;
+            if (had.empty()) return Missing(m, fmt::format("{} counters at all", unit));
+            return fmt::format("which has no {} counter '{}' (it has: {})", unit, name, had);
           }};
 }
 

@@ -12,6 +12,7 @@ using ::testing::AllOf;
 using ::testing::DescribeMatcher;
 using ::testing::Ge;
 using ::testing::Gt;
+using ::testing::HasSubstr;
 using ::testing::Le;
 using ::testing::Lt;
 using ::testing::Matcher;
@@ -358,6 +359,29 @@ TEST(CpuThrottleTest, FirstAndHighestThrottledIteration) {
   for (Iteration& it : m.iterations) it.cpu_throttle_percent.reset();
   EXPECT_FALSE(Matches(MaxCpuThrottle(Ge(0)), m));
   EXPECT_EQ(Explain(MaxCpuThrottle(Ge(0)), m), "which throttled none of its 4 iterations");
+}
+
+// A VMM counter by name: QEMU's zero pages (duplicate) and multifd bytes. Broken on purpose: a
+// run with zero-page detection off (no duplicate pages) fails the check a detecting run passes,
+// and a counter the VMM never reported is a non-match naming those it did.
+TEST(CounterTest, ByteAndPageCountersByName) {
+  MigrationResult m = Completed();
+  m.pages = {{"normal", 16384}, {"duplicate", 114688}};
+  m.bytes = {{"transferred", 70000000}, {"multifd", 67108864}};
+  EXPECT_THAT(m, PageCount("duplicate", Gt(0u)));
+  EXPECT_THAT(m, ByteCount("multifd", Ge(64u << 20)));
+  EXPECT_EQ(Explain(PageCount("duplicate", Gt(0u)), m),
+            "whose pages counter 'duplicate' is 114688 (beside: normal 16384)");
+  m.pages["duplicate"] = 0;
+  EXPECT_THAT(m, Not(PageCount("duplicate", Gt(0u))));
+  EXPECT_EQ(DescribeMatcher<MigrationResult>(ByteCount("multifd", Gt(0u))),
+            "has the bytes counter 'multifd' that is > 0");
+  m.bytes.erase("multifd");
+  EXPECT_FALSE(Matches(ByteCount("multifd", Ge(0u)), m));
+  EXPECT_EQ(Explain(ByteCount("multifd", Ge(0u)), m),
+            "which has no bytes counter 'multifd' (it has: transferred)");
+  m.pages.clear();
+  EXPECT_THAT(Explain(PageCount("xbzrle", Ge(0u)), m), HasSubstr("which has no pages counters"));
 }
 
 TEST(ConvergedTest, Verdicts) {

@@ -20,6 +20,8 @@
 //     EXPECT_THAT(run.migration, Converged());
 //     EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(5ms)));  // or Average(), Max()
 //     EXPECT_THAT(run.migration, Bandwidth(Ge(1000.0)));                      // MiB/s, average
+//     EXPECT_THAT(run.migration, ByteCount("multifd", Gt(0u)));   // a VMM counter, by name
+//     EXPECT_THAT(run.migration, PageCount("duplicate", Gt(0u)));  // (zero pages, for QEMU)
 //     EXPECT_THAT(run.migration, MemoryVerified());  // engine: every page; QEMU: the dirtier's set
 //   On run.probe (ProbeResult):
 //     EXPECT_THAT(run.probe, GuestBlackout(Lt(150ms)));
@@ -119,6 +121,23 @@ internal::FigureMatcher<MigrationResult, double> FirstCpuThrottle(M inner) {
 template <typename M>
 internal::FigureMatcher<MigrationResult, double> MaxCpuThrottle(M inner) {
   return {internal::CpuThrottleSpec(/*first=*/false), testing::MatcherCast<double>(inner)};
+}
+
+// One of the VMM's own byte or page counters, by its name in the result model (MigrationResult::
+// bytes and ::pages; QEMU's query-migrate under these names): bytes "transferred", "multifd",
+// "xbzrle", "postcopy", …; pages "normal", "duplicate" (zero pages), "xbzrle",
+// "xbzrle_cache_miss", …. A run whose VMM reported no such counter is a non-match naming those it
+// did report. Example, QEMU's zero-page detection sent no zero page as one:
+//   EXPECT_THAT(run.migration, PageCount("duplicate", Gt(0u)));
+template <typename M>
+internal::FigureMatcher<MigrationResult, uint64_t> ByteCount(std::string name, M inner) {
+  return {internal::CounterSpec(/*bytes=*/true, std::move(name)),
+          testing::MatcherCast<uint64_t>(inner)};
+}
+template <typename M>
+internal::FigureMatcher<MigrationResult, uint64_t> PageCount(std::string name, M inner) {
+  return {internal::CounterSpec(/*bytes=*/false, std::move(name)),
+          testing::MatcherCast<uint64_t>(inner)};
 }
 
 // The average migration bandwidth in MiB/s (per-second samples, else per-iteration figures).

@@ -176,6 +176,7 @@ FigureSpec<MigrationResult, size_t> IterationsSpec();
 FigureSpec<MigrationResult, uint64_t> PagesResentSpec();
 FigureSpec<MigrationResult, double> BandwidthSpec();
 FigureSpec<MigrationResult, double> CpuThrottleSpec(bool first);
+FigureSpec<MigrationResult, uint64_t> CounterSpec(bool bytes, std::string name);
 FigureSpec<ProbeResult, Duration> BlackoutSpec();
 FigureSpec<ProbeResult, uint64_t> PacketsLostSpec();
 FigureSpec<DirtyResult, double> DirtyRateSpec();
