@@ -181,6 +181,17 @@ void PskKeys(const Row& row, Scenario& s, const std::filesystem::path& artifacts
   }
 }
 
+// The own check of a row QEMU must refuse: failed, in QEMU's words (`words`), and the guest ran
+// on at the source.
+std::function<void(const RunResult&)> Refused(std::string words) {
+  return [words](const RunResult& run) {
+    ASSERT_TRUE(run.migration);
+    EXPECT_EQ(ToString(run.migration->status), "failed");
+    EXPECT_THAT(run.migration->error.value_or(""), testing::HasSubstr(words));
+    EXPECT_THAT(run, GuestHealthy(1s));  // on the source: it ran on
+  };
+}
+
 Row Skipped(std::string family, std::string name, std::string needs) {
   return {.family = std::move(family), .name = std::move(name), .needs = std::move(needs)};
 }
@@ -295,13 +306,7 @@ std::vector<Row> Rows() {
                     .name = "bad_uri",
                     .scenario = s,
                     .completes = false,
-                    .own = [](const RunResult& run) {
-                      ASSERT_TRUE(run.migration);
-                      EXPECT_EQ(ToString(run.migration->status), "failed");
-                      EXPECT_THAT(run.migration->error.value_or(""),
-                                  testing::HasSubstr("Connection refused"));
-                      EXPECT_THAT(run, GuestHealthy(1s));  // on the source: it ran on
-                    }});
+                    .own = Refused("Connection refused")});
   }
   for (const char* n :
        {"machine_type_mismatch", "memory_size_mismatch", "validate_uuid_mismatch"}) {
@@ -324,13 +329,7 @@ std::vector<Row> Rows() {
                     .scenario = s,
                     .completes = false,
                     .prepare = PskKeys,
-                    .own = [](const RunResult& run) {
-                      ASSERT_TRUE(run.migration);
-                      EXPECT_EQ(ToString(run.migration->status), "failed");
-                      EXPECT_THAT(run.migration->error.value_or(""),
-                                  testing::HasSubstr("TLS handshake failed"));
-                      EXPECT_THAT(run, GuestHealthy(1s));  // on the source: it ran on
-                    }});
+                    .own = Refused("TLS handshake failed")});
   }
   rows.push_back(Skipped("tls", "x509", "migtest's qemu backend gives QEMU PSK creds only"));
 
