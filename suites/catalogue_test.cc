@@ -22,7 +22,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -374,21 +373,6 @@ std::vector<Row> Rows() {
   return rows;
 }
 
-// "10.0.2" of "QEMU emulator version 10.0.2 (Debian …)" as {10, 0}; {0, 0} when unreadable.
-std::pair<int, int> QemuVersion(const Scenario& s, std::string* line) {
-  std::string why;
-  const std::optional<QemuBinary> q = FindQemu(s.qemu, &why);
-  if (!q) return {0, 0};
-  *line = q->version;
-  int major = 0, minor = 0;
-  const size_t at = q->version.find("version ");
-  if (at == std::string::npos ||
-      std::sscanf(q->version.c_str() + at + 8, "%d.%d", &major, &minor) != 2) {
-    return {0, 0};
-  }
-  return {major, minor};
-}
-
 // One line of the row's figures (printed, and a test property for the JUnit report): the
 // guest's pause, QEMU's downtime, total, the prober's blackout, iterations, the worst sync.
 std::string Figures(const RunResult& run) {
@@ -448,11 +432,12 @@ TEST_P(Catalogue, Scenario) {
   const Row& row = GetParam();
   if (!row.needs.empty()) GTEST_SKIP() << row.needs;
   if (row.min_qemu.first > 0) {
-    std::string version;
-    const auto have = QemuVersion(row.scenario, &version);
-    if (have < row.min_qemu) {
+    // An older QEMU skips the row; no QEMU at all is the backend's to report (a failure in CI).
+    std::string why;
+    if (const std::optional<QemuBinary> q = FindQemu(row.scenario.qemu, &why);
+        q && std::pair{q->major, q->minor} < row.min_qemu) {
       GTEST_SKIP() << fmt::format("needs QEMU >= {}.{}; this is '{}'", row.min_qemu.first,
-                                  row.min_qemu.second, version);
+                                  row.min_qemu.second, q->version);
     }
   }
   Scenario scenario = row.scenario;
