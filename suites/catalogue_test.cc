@@ -31,6 +31,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -207,7 +208,12 @@ std::vector<Row> Rows() {
   {
     Scenario s = Base();
     s.qemu.transport = "unix";
-    rows.push_back({.family = "precopy", .name = "unix", .scenario = s});
+    rows.push_back(
+        {.family = "precopy", .name = "unix", .scenario = s, .own = [](const RunResult& run) {
+           // The knob reached QEMU: the source was told a unix: URI, not tcp:.
+           ASSERT_TRUE(run.extra.contains("qemu"));
+           EXPECT_THAT(run.extra.at("qemu").value("migrate_uri", ""), testing::StartsWith("unix:"));
+         }});
   }
   rows.push_back({.family = "precopy",
                   .name = "switchover_ack",
@@ -477,9 +483,9 @@ INSTANTIATE_TEST_SUITE_P(Qemu, Catalogue, testing::ValuesIn(Rows()),
                            return p.param.family + "_" + p.param.name;
                          });
 
-// Broken on purpose: one migration with multifd but neither XBZRLE, compression nor zero-page
-// detection, judged by the own checks of the rows that need them. Each must fail: no XBZRLE
-// pages, a multifd stream no smaller than its pages, no zero pages.
+// Broken on purpose: one migration over tcp with multifd but neither XBZRLE, compression nor
+// zero-page detection, judged by the own checks of the rows that need them. Each must fail: no
+// XBZRLE pages, a multifd stream no smaller than its pages, no zero pages, no unix: URI.
 Row FindRow(const std::string& family, const std::string& name) {
   for (Row& r : Rows()) {
     if (r.family == family && r.name == name) return r;
@@ -493,8 +499,10 @@ TEST_F(CatalogueBreakIt, OwnChecksFailWhenTheirFeatureIsOff) {
                                {{"multifd-channels", 2}, {"zero-page-detection", "none"}}));
   ASSERT_TRUE(run.migration);
   ASSERT_EQ(ToString(run.migration->status), "completed");
-  for (const auto& [family, name] :
-       {std::pair{"xbzrle", "cache_32mib"}, {"multifd", "zstd"}, {"multifd", "zero_page_legacy"}}) {
+  for (const auto& [family, name, words] : {std::tuple{"xbzrle", "cache_32mib", "counter '"},
+                                            {"multifd", "zstd", "counter '"},
+                                            {"multifd", "zero_page_legacy", "counter '"},
+                                            {"precopy", "unix", "unix:"}}) {
     const Row row = FindRow(family, name);
     ASSERT_TRUE(row.own) << family << "/" << name;
     testing::TestPartResultArray failures;
@@ -507,7 +515,7 @@ TEST_F(CatalogueBreakIt, OwnChecksFailWhenTheirFeatureIsOff) {
     for (int i = 0; i < failures.size(); ++i) said += failures.GetTestPartResult(i).message();
     EXPECT_GE(failures.size(), 1) << "the own check of " << family << "/" << name
                                   << " passed a run without its feature";
-    EXPECT_THAT(said, testing::HasSubstr("counter '")) << family << "/" << name;
+    EXPECT_THAT(said, testing::HasSubstr(words)) << family << "/" << name;
   }
 }
 
