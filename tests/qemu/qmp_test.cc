@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -129,6 +130,62 @@ TEST_F(QmpClientTest, ExecutesKeepsEventsAndWritesTheTranscript) {
   EXPECT_TRUE(transcript[1].second);
   EXPECT_EQ(transcript[1].first["execute"], "qmp_capabilities");
   EXPECT_EQ(transcript[4].first["event"], "STOP");
+}
+
+// getfd: the descriptor arrives with the command (SCM_RIGHTS) and is a working copy of ours; a
+// refusal is QEMU's words. Broken, SendFd would send the command without the descriptor: the
+// server would find no SCM_RIGHTS and nothing would come through the pipe.
+TEST_F(QmpClientTest, SendFdHandsTheDescriptorOverWithGetfd) {
+  ScriptedServer server(
+      Sock(), Negotiated([](int fd) {
+        // The first byte with its ancillary data, then the rest of the line.
+        char first = 0;
+        iovec iov{.iov_base = &first, .iov_len = 1};
+        char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        ASSERT_EQ(::recvmsg(fd, &msg, 0), 1);
+        const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        ASSERT_TRUE(c != nullptr && c->cmsg_type == SCM_RIGHTS)
+            << "getfd came without a descriptor";
+        int passed = -1;
+        std::memcpy(&passed, CMSG_DATA(c), sizeof passed);
+        std::string line(1, first);
+        char ch;
+        while (::read(fd, &ch, 1) == 1 && ch != '\n') line += ch;
+        const json cmd = json::parse(line);
+        EXPECT_EQ(cmd["execute"], "getfd");
+        EXPECT_EQ(cmd["arguments"]["fdname"], "migration");
+        (void)!::write(passed, "through", 7);
+        ::close(passed);
+        ScriptedServer::Send(fd, json{{"return", json::object()}, {"id", cmd["id"]}}.dump());
+        const json again = ScriptedServer::Receive(fd);
+        ScriptedServer::Send(fd, json{{"error",
+                                       {{"class", "GenericError"},
+                                        {"desc", "No file descriptor supplied via SCM_RIGHTS"}}},
+                                      {"id", again["id"]}}
+                                     .dump());
+      }));
+  std::string why;
+  auto qmp = QmpClient::Connect(Sock(), 5s, &why);
+  ASSERT_TRUE(qmp) << why;
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  qmp->SendFd("migration", pipe_fds[1]);
+  ::close(pipe_fds[1]);
+  char got[16] = {};
+  ASSERT_EQ(::read(pipe_fds[0], got, sizeof got), 7);
+  EXPECT_STREQ(got, "through");
+  ::close(pipe_fds[0]);
+  try {
+    qmp->SendFd("migration", STDIN_FILENO);
+    ADD_FAILURE() << "a refused getfd did not throw";
+  } catch (const QmpError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("No file descriptor supplied"));
+  }
 }
 
 TEST_F(QmpClientTest, AnErrorReplyThrowsWithItsClassAndDescription) {
