@@ -19,7 +19,11 @@
 // candidate run whose memory did not verify, whose guest is unhealthy or which the harness could
 // not measure, where no baseline run was, is a regression; so is a migration that did not complete
 // where the baseline's all did, more failed tests than the baseline by Fisher's exact test
-// (one-sided, p < 0.01), and a figure every baseline run reported that no candidate run has.
+// (one-sided, p < 0.01), and a figure every baseline run reported that no candidate run has. A run
+// with its test's verdict is judged by it: one that did not complete and whose test passed (a row
+// QEMU must cancel or refuse) is no failure, one whose test failed is one whatever its status; a
+// candidate that completes, against its test, a row every baseline run did not complete as
+// expected is a regression.
 // Timing statistics use only runs that completed and were measured (a failed SLO counts: it is a
 // measurement); the outcome table says how many were left out and why.
 //
@@ -265,6 +269,9 @@ Side Load(const fs::path& dir) {
     Run run = ReadRun(file, j, result, side.phases);
     run.problems = migtest::ProblemsOf(result);
     run.timings = migtest::TimingsCount(run.problems);
+    if (result.verdict && result.verdict->outcome != migtest::TestVerdict::Outcome::kSkipped) {
+      run.verdict = result.verdict->outcome;
+    }
     side.tests[test->get<std::string>()].push_back(std::move(run));
     ++side.runs;
   }
@@ -484,7 +491,7 @@ size_t CountIf(const std::vector<Run>& runs, const std::function<bool(const Run&
 std::string WhyOf(const Run& r, std::initializer_list<migtest::RunProblem::Kind> kinds) {
   for (const auto& p : r.problems) {
     if (std::find(kinds.begin(), kinds.end(), p.kind) != kinds.end()) {
-      return std::string(migtest::ToString(p.kind)) + ": " + p.why;
+      return r.Label(p) + ": " + p.why;
     }
   }
   return "";
@@ -511,27 +518,67 @@ void BrokenRuns(const std::string& test, const std::vector<Run>& base, const std
   }
 }
 
+// A test whose migration must not complete (a catalogue row QEMU must cancel or refuse: every
+// baseline run did not complete, as its test expects) whose candidate runs completed and failed
+// their test: the outcome changed, at any number of runs, as a migration that stopped completing
+// is. Such a run is failed on both sides by status alone, so only the verdicts tell it.
+bool CompletedAgainstItsTest(const std::string& test, const std::vector<Run>& base,
+                             const std::vector<Run>& cand, const std::string& base_name,
+                             std::vector<OutcomeFinding>& out) {
+  using K = migtest::RunProblem::Kind;
+  if (base.empty() || !std::all_of(base.begin(), base.end(),
+                                   [](const Run& r) { return r.ExpectedNotCompleted(); })) {
+    return false;
+  }
+  auto completed_and_failed = [](const Run& r) {
+    return r.Failed() && !r.Has(K::kNotCompleted) && !r.Has(K::kHarness);
+  };
+  const size_t n = CountIf(cand, completed_and_failed);
+  if (n == 0) return false;
+  OutcomeFinding f{
+      test,
+      fmt::format("the migration completed and the test failed in {} of {} candidate runs; in all "
+                  "{} of the {}'s it did not complete, as its test expects",
+                  n, cand.size(), base.size(), base_name),
+      {}};
+  for (const Run& r : cand) {
+    if (!completed_and_failed(r)) continue;
+    const std::string why = WhyOf(r, {K::kTestFailed});
+    f.runs.push_back({r.Folder(), "completed; " + (why.empty() ? "test failed" : why)});
+  }
+  out.push_back(std::move(f));
+  return true;
+}
+
 // More failures than the baseline, in two kinds:
-//  - migrations that did not complete (or that the harness could not measure): one where the
-//    baseline had none is a regression at any number of runs. A migration that fails is an
-//    outcome, not noise, and each names its run (5 of 20 against 0 of 20 is Fisher's p = 0.024,
-//    which p < 0.01 alone would let through);
-//  - failed tests whose migrations completed, verified and kept a healthy guest: an SLO missed is
-//    a timing, and timings are noisy, so Fisher's exact test decides (one-sided, p < 0.01), as the
-//    permutation tests decide the timings themselves.
-// Where the baseline fails too (a flaky test), Fisher's test decides both kinds.
+//  - migrations that did not complete (or that the harness could not measure) and were not
+//    expected to: one where the baseline had none is a regression at any number of runs. A
+//    migration that fails is an outcome, not noise, and each names its run (5 of 20 against 0 of
+//    20 is Fisher's p = 0.024, which p < 0.01 alone would let through);
+//  - failed tests (by their verdict when they have one: a run that did not complete as its test
+//    expects is not one): for migrations that completed, verified and kept a healthy guest, an SLO
+//    missed is a timing, and timings are noisy, so Fisher's exact test decides (one-sided,
+//    p < 0.01), as the permutation tests decide the timings themselves.
+// Where the baseline fails too (a flaky test), Fisher's test decides both kinds. A
+// must-not-complete test that the candidate completed is CompletedAgainstItsTest's.
 void FailureRate(const std::string& test, const std::vector<Run>& base,
                  const std::vector<Run>& cand, const std::string& base_name,
                  std::vector<OutcomeFinding>& out) {
   using K = migtest::RunProblem::Kind;
+  if (CompletedAgainstItsTest(test, base, cand, base_name, out)) return;
   struct Rule {
     const char* what;
     std::function<bool(const Run&)> counts;
     bool any_new_failure;  // one where the baseline had none is a regression
   };
+  // Where the baseline's runs did not complete as their test expects, the candidate's that did
+  // not complete failed their test: said so, since "0 in the baseline" counts only failures.
+  const bool expected_in_base =
+      std::any_of(base.begin(), base.end(), [](const Run& r) { return r.ExpectedNotCompleted(); });
   const Rule rules[] = {
-      {"the migration did not complete",
-       [](const Run& r) { return r.Has(K::kHarness) || r.Has(K::kNotCompleted); }, true},
+      {expected_in_base ? "the migration did not complete and the test failed"
+                        : "the migration did not complete",
+       [](const Run& r) { return r.FailedToComplete(); }, true},
       {"the test failed", [](const Run& r) { return r.Failed(); }, false},
   };
   for (const Rule& rule : rules) {

@@ -21,7 +21,12 @@
 // the same table, then per migration its plots (bytes sent per iteration with sync times and the
 // downtime window, pages dirtied, the downtime's phases, the dirtier's achieved rate, the postcopy
 // page-request latency histogram, the prober's RTT and spikes) and, for tests run several times,
-// strip plots of downtime and total time. A plot is drawn only from figures the file has.
+// strip plots of downtime and total time. When scenarios are named "family/row" (result.json's
+// scenario.name, as the QEMU catalogue names them: "multifd/zstd", "tls/psk"), a "Scenario
+// families" section: per family one chart of its rows side by side, the judged downtime and the
+// total time of each row's runs whose timings count; a row that did not complete has no figure
+// and is labelled so ("did not complete (cancelled), as its test expects"), never drawn as 0.
+// A plot is drawn only from figures the file has.
 // `--markdown` prints the table as Markdown (CI job summaries). Both exit 0 when written and 2 on
 // bad input (a garbage result.json is named on stderr; the page lists it too).
 #include <fmt/format.h>
@@ -947,11 +952,171 @@ std::string StripPlot(const std::string& title, const char* key,
       .Finish();
 }
 
+std::string Anchor(size_t i) { return fmt::format("run-{}", i + 1); }
+
+// ---- Scenario families ----------------------------------------------------------------------
+// The catalogue names its scenarios "family/row" ("multifd/zstd", "tls/psk"): result.json's
+// scenario.name. Per family, its rows side by side: the judged downtime and the total time of each
+// row's runs whose timings count; a row that did not complete has no figure and says so.
+
+struct FamilyRow {
+  std::string name;          // "zstd"
+  std::vector<size_t> runs;  // indices into Collected::runs
+};
+struct Family {
+  std::string name;  // "multifd"
+  std::vector<FamilyRow> rows;
+};
+
+// {"multifd", "zstd"} of a run whose scenario.name is "multifd/zstd"; nullopt for any other name.
+std::optional<std::pair<std::string, std::string>> FamilyOf(const Run& r) {
+  const json& sc = r.result.scenario;
+  if (!sc.is_object()) return std::nullopt;
+  auto it = sc.find("name");
+  if (it == sc.end() || !it->is_string()) return std::nullopt;
+  const std::string name = it->get<std::string>();
+  const auto slash = name.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == name.size()) return std::nullopt;
+  return std::pair{name.substr(0, slash), name.substr(slash + 1)};
+}
+
+// Families and their rows in the order their runs come (path order).
+std::vector<Family> Families(const Collected& c) {
+  std::vector<Family> out;
+  for (size_t i = 0; i < c.runs.size(); ++i) {
+    if (c.runs[i].doc.is_null()) continue;
+    auto fr = FamilyOf(c.runs[i]);
+    if (!fr) continue;
+    auto f =
+        std::find_if(out.begin(), out.end(), [&](const Family& x) { return x.name == fr->first; });
+    if (f == out.end()) f = out.insert(out.end(), Family{fr->first, {}});
+    auto row = std::find_if(f->rows.begin(), f->rows.end(),
+                            [&](const FamilyRow& x) { return x.name == fr->second; });
+    if (row == f->rows.end()) row = f->rows.insert(f->rows.end(), FamilyRow{fr->second, {}});
+    row->runs.push_back(i);
+  }
+  return out;
+}
+
+// Why a run's figures are not drawn: "did not complete (cancelled), as its test expects", "did not
+// complete (failed); its test failed", "memory not verified", ...
+std::string LeftOutWhy(const Run& r) {
+  using K = migtest::RunProblem::Kind;
+  const auto problems = migtest::ProblemsOf(r.result);
+  for (const auto& p : problems) {
+    if (p.kind == K::kHarness) return "not measured (harness failure)";
+  }
+  for (const auto& p : problems) {
+    if (p.kind != K::kNotCompleted) continue;
+    // "cancelled (timed out)" → "cancelled, timed out": one pair of parentheses in the label.
+    std::string status = r.result.migration ? r.row.status : "no migration result";
+    if (auto at = status.find(" ("); at != std::string::npos && status.back() == ')') {
+      status = status.substr(0, at) + ", " + status.substr(at + 2, status.size() - at - 3);
+    }
+    if (r.verdict.text == "PASS") {
+      return fmt::format("did not complete ({}), as its test expects", status);
+    }
+    if (r.verdict.text == "FAIL")
+      return fmt::format("did not complete ({}); its test failed", status);
+    return fmt::format("did not complete ({})", status);
+  }
+  std::vector<std::string> why;
+  for (const auto& p : problems) {
+    if (p.kind != K::kTestFailed) why.push_back(std::string(migtest::ToString(p.kind)));
+  }
+  return fmt::format("left out: {}", fmt::join(why, ", "));
+}
+
+// One panel of a family's chart: per row the figure of its runs whose timings count (one dot a
+// run), labelled with the figure or, for a row with none, why.
+std::string FamilyPanel(const Family& f, const Collected& c, bool downtime) {
+  const char* what = downtime ? "downtime" : "total time";
+  std::vector<migtest::internal::StripRow> rows;
+  double hi = 0;
+  for (const FamilyRow& fr : f.rows) {
+    migtest::internal::StripRow row{.label = fr.name, .values = {}, .tooltips = {}, .cls = "dot"};
+    std::vector<std::string> left_out;  // why, per run not drawn
+    size_t good = 0;
+    for (size_t i : fr.runs) {
+      const Run& r = c.runs[i];
+      if (!r.timings) {
+        left_out.push_back(LeftOutWhy(r));
+        continue;
+      }
+      ++good;
+      std::optional<migtest::Duration> v;
+      if (r.result.migration) {
+        v = downtime ? migtest::JudgedDowntime(*r.result.migration)
+                     : r.result.migration->total_time;
+      }
+      if (!v) continue;  // absent: no dot, never a 0
+      row.values.push_back(MsOf(*v));
+      row.tooltips.push_back(fmt::format("{}/{}: {} {} ({})", f.name, fr.name, what,
+                                         migtest::FormatDuration(*v), r.row.test));
+      hi = std::max(hi, MsOf(*v));
+    }
+    std::vector<double> sorted = row.values;
+    std::sort(sorted.begin(), sorted.end());
+    std::string label = fr.name + ": ";
+    if (sorted.size() == 1) {
+      label += DurMs(sorted[0]);
+    } else if (!sorted.empty()) {
+      const double median = sorted.size() % 2
+                                ? sorted[sorted.size() / 2]
+                                : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+      label += fmt::format("{} runs, median {}", sorted.size(), DurMs(median));
+    } else if (good > 0) {
+      label += fmt::format("no {} figure", what);
+    }
+    if (!left_out.empty()) {
+      // One reason said once: "did not complete (cancelled), as its test expects" (×3).
+      std::vector<std::string> reasons = left_out;
+      std::sort(reasons.begin(), reasons.end());
+      reasons.erase(std::unique(reasons.begin(), reasons.end()), reasons.end());
+      if (good > 0) label += fmt::format("; {} of {} runs ", left_out.size(), fr.runs.size());
+      label += fmt::format("{}", fmt::join(reasons, "; "));
+    }
+    row.label = std::move(label);
+    rows.push_back(std::move(row));
+  }
+  const std::string title = downtime
+                                ? fmt::format("Downtime per row (the judged figure): {}", f.name)
+                                : fmt::format("Total time per row: {}", f.name);
+  return migtest::internal::StripPlot(
+             title, {.lo = 0, .hi = hi * 1.1, .label = fmt::format("{} (ms)", what)}, rows, 640)
+      .Finish();
+}
+
+std::string FamiliesSection(const Collected& c) {
+  const auto families = Families(c);
+  if (families.empty()) return "";
+  std::string h =
+      "<h2 id=\"families\">Scenario families</h2>\n<p class=\"facts\">Per family (scenario names "
+      "<code>family/row</code>) its rows side by side: one dot per run whose timings count; a row "
+      "that did not complete has no figure and says why.</p>\n";
+  for (const Family& f : families) {
+    h += fmt::format("<section class=\"familysection\" id=\"family-{}\">\n<h3>{}</h3>\n",
+                     Escape(f.name), Escape(f.name));
+    h += "<figure class=\"family\">\n<div class=\"panel\">\n" + FamilyPanel(f, c, true) +
+         "</div>\n<div class=\"panel\">\n" + FamilyPanel(f, c, false) + "</div>\n<figcaption>runs:";
+    for (const FamilyRow& fr : f.rows) {
+      for (size_t i : fr.runs) {
+        h += fmt::format(" <a href=\"#{}\">{}/{}</a>", Anchor(i), Escape(f.name), Escape(fr.name));
+      }
+    }
+    h += "</figcaption>\n</figure>\n</section>\n";
+  }
+  return h;
+}
+
 const char* const kCss = R"(
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#222;
 background:#fff;margin:0}
 main{max-width:1100px;margin:0 auto;padding:16px 24px}
 h1{font-size:1.6em;margin:.4em 0}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}
+h3{font-size:1.05em;margin:1.2em 0 .3em}
+.family{display:flex;flex-wrap:wrap;gap:8px;margin:6px 0}.family .panel{flex:1 1 480px;min-width:0}
+.family figcaption{flex-basis:100%;font-size:14px;color:#444}
 table{border-collapse:collapse;font-size:14px;width:100%}
 th,td{padding:4px 8px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left;white-space:normal;overflow-wrap:anywhere}
@@ -972,8 +1137,6 @@ svg .marker{stroke:#333;stroke-dasharray:4 3}svg .marker2{stroke:#888;stroke-das
 svg .series{fill:none;stroke:#4c78a8;stroke-width:2}svg .dot{fill:#4c78a8;fill-opacity:.8}
 svg .stem{stroke:#4c78a8}
 )";
-
-std::string Anchor(size_t i) { return fmt::format("run-{}", i + 1); }
 
 std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
   std::string h =
@@ -1046,6 +1209,7 @@ std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
                          : StripPlot(name, which == 0 ? "downtime" : "total time", tests);
     }
   }
+  h += FamiliesSection(c);
 
   for (size_t i = 0; i < c.runs.size(); ++i) {
     const Run& r = c.runs[i];
@@ -1065,7 +1229,8 @@ std::string Html(const std::vector<fs::path>& dirs, const Collected& c) {
       }
     }
     if (auto sc = j.find("scenario"); sc != j.end() && sc->is_object()) {
-      for (const char* k : {"backend", "mode", "memory_mib", "dirty_rate_mib_s", "pattern"}) {
+      for (const char* k :
+           {"name", "backend", "mode", "memory_mib", "dirty_rate_mib_s", "pattern"}) {
         if (sc->contains(k)) {
           const json& v = (*sc)[k];
           facts += fmt::format(", {} {}", k, v.is_string() ? v.get<std::string>() : v.dump());

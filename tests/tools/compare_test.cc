@@ -777,6 +777,115 @@ TEST_F(ComparePageTest, APageThatCannotBeWrittenIsExitTwoNamingIt) {
   EXPECT_THAT(history.LastLine(), HasSubstr("--html draws an A/B comparison"));
 }
 
+// ---- Rows that must not complete (the catalogue's cancel/*, negative/*, mismatched TLS)
+// ----------
+
+// A run QEMU cancelled or refused, as its test expects: status cancelled, test passed, a blackout
+// measured while the source ran on.
+void CancelledAsExpected(json& doc) {
+  doc["migration"] = {{"status", "cancelled"},
+                      {"error", "cancelled at 1.03 s, as the scenario asked"},
+                      {"total_time_ms", 1030}};
+  doc["probe"] = {{"longest_blackout_ms", 10}};
+  doc["verdict"] = {{"outcome", "passed"}, {"failures", json::array()}};
+}
+// The same row completed by a broken candidate: its own check fails.
+void CompletedAgainstItsTest(json& doc) {
+  doc["verdict"] = {
+      {"outcome", "failed"},
+      {"failures",
+       {"suites/catalogue_test.cc:212: Value of: run.migration->status\nExpected: cancelled"}}};
+}
+
+// Break-it: such a run is "failed" by its status on both sides, so by status alone a candidate
+// that completes it (its test then fails) has the baseline's failure count and passes. The test's
+// verdict decides instead: a regression at any number of runs, each run named.
+TEST_F(CompareTest, AMustNotCompleteRowThatTheCandidateCompletesIsAnOutcomeRegression) {
+  const char* test = "Catalogue/CatalogueTest.Row/cancel_active";
+  WriteOutcomes("base", test, Sample(60, 4, 5),
+                [](size_t, json& doc) { CancelledAsExpected(doc); });
+  WriteOutcomes("cand", test, Sample(60, 4, 5, 3),
+                [](size_t, json& doc) { CompletedAgainstItsTest(doc); });
+  Process& p = Compare();
+  ASSERT_TRUE(p.WaitForExitCode(1, Scaled(30s))) << p.Stdout();
+  const std::string out = p.Stdout();
+  EXPECT_THAT(out, HasSubstr(std::string("REGRESSION ") + test +
+                             ": the migration completed and the test failed in 5 of 5 candidate "
+                             "runs; in all 5 of the baseline's it did not complete, as its test "
+                             "expects"))
+      << out;
+  EXPECT_THAT(out, HasSubstr("cancel_active/run-3: completed; test failed: 1 failed assertion(s), "
+                             "the first: suites/catalogue_test.cc:212: Value of: "
+                             "run.migration->status"))
+      << out;
+  EXPECT_THAT(p.LastLine(), StartsWith("verdict: REGRESSION: the candidate's outcomes regressed"));
+  // The outcome table: the baseline's runs are not failures, the candidate's are.
+  bool baseline_row = false, candidate_row = false;
+  for (const auto& line : p.Lines()) {
+    const auto cells = Cells(line);
+    if (cells.size() == 9 && cells[0] == test && cells[1] == "baseline") {
+      baseline_row = true;
+      EXPECT_EQ(cells[4], "0") << line;  // failed runs
+      EXPECT_EQ(cells[8], "5 (5 did not complete, as its test expects)") << line;
+    }
+    if (cells.size() == 8 && cells[0] == "candidate") {
+      candidate_row = true;
+      EXPECT_EQ(cells[3], "5") << line;  // failed runs
+    }
+  }
+  EXPECT_TRUE(baseline_row && candidate_row) << out;
+  // The cancelled runs' figures are never pooled with the completed ones'.
+  EXPECT_EQ(Row(p, test, "total_time").at(2), "-") << out;
+  EXPECT_EQ(Row(p, test, "downtime").at(2), "-") << out;
+  EXPECT_TRUE(Row(p, test, "blackout").empty()) << out;
+
+  // Three runs a side, where Fisher's test could not say p < 0.01 (0.05): still a regression.
+  fs::remove_all(root_ / "cand");
+  WriteOutcomes("cand", test, Sample(60, 4, 3),
+                [](size_t, json& doc) { CompletedAgainstItsTest(doc); });
+  Process& few = Compare();
+  ASSERT_TRUE(few.WaitForExitCode(1, Scaled(30s))) << few.Stdout();
+  EXPECT_THAT(few.Stdout(), HasSubstr("the migration completed and the test failed in 3 of 3"));
+
+  // A candidate that cancelled too but broke the row's own check (the source died after the
+  // cancel) failed its test: also an outcome.
+  fs::remove_all(root_ / "cand");
+  WriteOutcomes("cand", test, Sample(60, 4, 5, 3), [](size_t, json& doc) {
+    CancelledAsExpected(doc);
+    doc["verdict"] = {{"outcome", "failed"},
+                      {"failures", {"suites/catalogue_test.cc:230: the source died"}}};
+  });
+  Process& died = Compare();
+  ASSERT_TRUE(died.WaitForExitCode(1, Scaled(30s))) << died.Stdout();
+  EXPECT_THAT(died.Stdout(), HasSubstr("the migration did not complete and the test failed in 5 of "
+                                       "5 candidate runs against 0 of 5 in the baseline"));
+}
+
+// The same row cancelled on both sides, as its test expects: no failure, no regression, no
+// timings; the outcome table and the A/B page say what the runs were, never "ok" completed runs.
+TEST_F(CompareTest, AMustNotCompleteRowCancelledOnBothSidesIsNoRegression) {
+  const char* test = "Catalogue/CatalogueTest.Row/cancel_active";
+  WriteOutcomes("base", test, Sample(60, 4, 5),
+                [](size_t, json& doc) { CancelledAsExpected(doc); });
+  WriteOutcomes("cand", test, Sample(60, 4, 5, 3),
+                [](size_t, json& doc) { CancelledAsExpected(doc); });
+  const fs::path page = root_ / "ab.html";
+  Process& p = Compare({Dir("base"), Dir("cand"), "--html", page.string()});
+  ASSERT_TRUE(p.WaitForExitCode(0, Scaled(30s))) << p.Stdout();
+  const std::string out = p.Stdout();
+  EXPECT_EQ(p.LastLine(), "verdict: no regression");
+  EXPECT_THAT(out, Not(HasSubstr("REGRESSION"))) << out;
+  EXPECT_EQ(Occurrences(out, "5 (5 did not complete, as its test expects)"), 2u) << out;
+  // No timing row: a cancelled run's 1030 ms are not a total time, its blackout not a good run's.
+  EXPECT_TRUE(Row(p, test, "total_time").empty()) << out;
+  EXPECT_TRUE(Row(p, test, "blackout").empty()) << out;
+  const std::string html = ReadFile(page);
+  EXPECT_THAT(html, HasSubstr("<span class=\"expected\">(did not complete, as its test "
+                              "expects)</span>"));
+  EXPECT_THAT(html, Not(HasSubstr("<span class=\"why\">"))) << "shown as a failure";
+  EXPECT_EQ(Occurrences(html, "<figure class=\"metric"), 0u) << "figures drawn for no good run";
+}
+
 class CompareHistoryTest : public CompareTest {
  protected:
   // Six nights of five runs each; the newest night's downtime is `last` ms (the others 60 ms).

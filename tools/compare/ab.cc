@@ -58,7 +58,8 @@ std::string MetricCell(const std::string& metric) {
   return unit.empty() ? metric : fmt::format("{} [{}]", metric, unit);
 }
 
-// "3 (2 not completed, 1 memory not verified)": the runs left out of the timings, and why.
+// "3 (2 not completed, 1 memory not verified)": the runs left out of the timings, and why ("did
+// not complete, as its test expects" for a run whose test expected it).
 std::string LeftOut(const std::vector<Run>& runs) {
   std::map<std::string, size_t> why;
   size_t n = 0;
@@ -66,7 +67,7 @@ std::string LeftOut(const std::vector<Run>& runs) {
     if (r.timings) continue;
     ++n;
     for (const auto& p : r.problems) {
-      if (p.kind != RunProblem::Kind::kTestFailed) ++why[std::string(ToString(p.kind))];
+      if (p.kind != RunProblem::Kind::kTestFailed) ++why[r.Label(p)];
     }
   }
   if (n == 0) return "0";

@@ -28,12 +28,41 @@ struct Run {
     return std::any_of(problems.begin(), problems.end(),
                        [&](const RunProblem& p) { return p.kind == kind; });
   }
-  // A failed run for the failure-rate rule: it did not complete (the harness's failures too), or
-  // its test failed.
+  // Its test's own verdict (result.json `verdict`) when the test passed or failed; nullopt when it
+  // has none (a parsed log) or the test was skipped.
+  std::optional<TestVerdict::Outcome> verdict;
+  // A run whose migration did not complete and whose test passed: a catalogue row QEMU must cancel
+  // or refuse (cancel/*, negative/*, a mismatched TLS). An expected outcome, not a failure; its
+  // timings are still never pooled with completed runs' (TimingsCount says no).
+  bool ExpectedNotCompleted() const {
+    using K = RunProblem::Kind;
+    return verdict == TestVerdict::Outcome::kPassed && Has(K::kNotCompleted) && !Has(K::kHarness);
+  }
+  // A failed run for the failure-rate rule. With a test's verdict, the verdict says (a harness
+  // failure is one whatever it says): a run that did not complete as its test expects is not one,
+  // a run whose test failed is one whatever its status. Without one (parsed logs): it did not
+  // complete (the harness's failures too), or its test failed.
   bool Failed() const {
     using K = RunProblem::Kind;
-    return Has(K::kHarness) || Has(K::kNotCompleted) || Has(K::kTestFailed);
+    if (Has(K::kHarness)) return true;
+    if (verdict) return *verdict == TestVerdict::Outcome::kFailed;
+    return Has(K::kNotCompleted) || Has(K::kTestFailed);
   }
+  // A migration that did not complete and was not expected to end so (or that the harness could
+  // not measure): the "did not complete" rule's count.
+  bool FailedToComplete() const {
+    using K = RunProblem::Kind;
+    return Has(K::kHarness) || (Has(K::kNotCompleted) && !ExpectedNotCompleted());
+  }
+  // What a problem of this run is called where runs are listed: "not completed", or "did not
+  // complete, as its test expects" for an expected one.
+  std::string Label(const RunProblem& p) const {
+    if (p.kind == RunProblem::Kind::kNotCompleted && ExpectedNotCompleted()) {
+      return std::string(kExpectedNotCompleted);
+    }
+    return std::string(ToString(p.kind));
+  }
+  static constexpr const char* kExpectedNotCompleted = "did not complete, as its test expects";
   // The folder a person opens: the run's own.
   fs::path Folder() const { return file.parent_path(); }
 };

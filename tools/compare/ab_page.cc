@@ -134,7 +134,10 @@ SideValues ValuesOf(const std::vector<Run>& runs, const Side& side, const std::s
       v.good_tips.push_back(tip);
     } else {
       v.out.push_back(it->second);
-      v.out_tips.push_back(tip + " (left out of timings)");
+      v.out_tips.push_back(
+          tip + (r.ExpectedNotCompleted()
+                     ? fmt::format(" (left out of timings: {})", Run::kExpectedNotCompleted)
+                     : std::string(" (left out of timings)")));
     }
   }
   return v;
@@ -216,10 +219,11 @@ std::string RunLinks(const Linker& link, const Side& side, const std::vector<Run
   for (const Run* run : sorted) {
     const Run& r = *run;
     std::string why;
-    for (const auto& p : r.problems)
-      why += (why.empty() ? "" : "; ") + std::string(ToString(p.kind));
+    for (const auto& p : r.problems) why += (why.empty() ? "" : "; ") + r.Label(p);
     h += " " + Link(link, r.Folder(), ShortName(r, side));
-    if (!why.empty()) h += " <span class=\"why\">(" + Escape(why) + ")</span>";
+    // A run that did not complete as its test expects is no failure: said, not in red.
+    const char* why_cls = r.ExpectedNotCompleted() && r.problems.size() == 1 ? "expected" : "why";
+    if (!why.empty()) h += fmt::format(" <span class=\"{}\">(", why_cls) + Escape(why) + ")</span>";
   }
   return h + "</p>\n";
 }
@@ -240,7 +244,7 @@ code,.runs a,.findings a{overflow-wrap:anywhere}
 .regressed{background:#fff0f0;border:2px solid #cf222e}.clean{background:#effaf1;border:2px solid #1a7f37}
 .verdictline{font-size:1.1em;font-weight:600;overflow-wrap:anywhere}
 .regressed .verdictline{color:#a40e26}.clean .verdictline{color:#116329}
-.facts,.runs,figcaption,.notes{font-size:14px;color:#444}.why{color:#a40e26}
+.facts,.runs,figcaption,.notes{font-size:14px;color:#444}.why{color:#a40e26}.expected{color:#555}
 .sideA{color:#2f5d8a;font-weight:600}.sideB{color:#b35c00;font-weight:600}
 figure{margin:14px 0;padding:4px 8px;border:1px solid #e4e4e4;border-radius:6px}
 figure.regression{border:3px solid #cf222e}.flag{color:#cf222e;font-weight:700;margin:.3em 0}
