@@ -339,6 +339,21 @@ Row Skipped(std::string family, std::string name, std::string needs) {
   return {.family = std::move(family), .name = std::move(name), .needs = std::move(needs)};
 }
 
+// Two TLS rows: `kind` creds that match (it must migrate), and `broken` ones the handshake must
+// refuse in QEMU's `words`.
+void TlsRows(std::vector<Row>& rows, const std::string& kind, decltype(Row::prepare) creds,
+             const std::string& broken, const std::string& words) {
+  Scenario s = Base();
+  s.qemu.tls = kind;
+  rows.push_back({.family = "tls", .name = kind, .scenario = s, .prepare = creds});
+  rows.push_back({.family = "tls",
+                  .name = broken,
+                  .scenario = s,
+                  .completes = false,
+                  .prepare = creds,
+                  .own = Refused(words)});
+}
+
 std::vector<Row> Rows() {
   std::vector<Row> rows;
   // precopy: the channel kinds and the return path.
@@ -525,33 +540,12 @@ std::vector<Row> Rows() {
   rows.push_back(File("mapped_ram", {{"mapped-ram", true}}, {}));
   rows.push_back(File("mapped_ram_multifd", {{"mapped-ram", true}, {"multifd", true}},
                       {{"multifd-channels", 2}}));
-  // TLS (PSK): the busy precopy of precopy/tcp with the channel encrypted (its figures beside
-  // that row's are TLS's cost); with the destination holding another key, the handshake fails
-  // and the guest runs on at the source.
-  {
-    Scenario s = Base();
-    s.qemu.tls = "psk";
-    rows.push_back({.family = "tls", .name = "psk", .scenario = s, .prepare = PskKeys});
-    rows.push_back({.family = "tls",
-                    .name = "psk_mismatched",
-                    .scenario = s,
-                    .completes = false,
-                    .prepare = PskKeys,
-                    .own = Refused("TLS handshake failed")});
-  }
-  // TLS (x509): certificates made by openssl for this run; the destination's of another CA must
-  // fail the handshake, the guest running on at the source.
-  {
-    Scenario s = Base();
-    s.qemu.tls = "x509";
-    rows.push_back({.family = "tls", .name = "x509", .scenario = s, .prepare = X509Creds});
-    rows.push_back({.family = "tls",
-                    .name = "x509_untrusted",
-                    .scenario = s,
-                    .completes = false,
-                    .prepare = X509Creds,
-                    .own = Refused("The certificate hasn't got a known issuer")});
-  }
+  // TLS: the busy precopy of precopy/tcp with the channel encrypted (its figures beside that
+  // row's are TLS's cost), with PSK keys and with x509 certificates made by openssl for the run;
+  // with the destination holding another key or another CA's certificate, the handshake must
+  // fail and the guest run on at the source.
+  TlsRows(rows, "psk", PskKeys, "psk_mismatched", "TLS handshake failed");
+  TlsRows(rows, "x509", X509Creds, "x509_untrusted", "The certificate hasn't got a known issuer");
 
   // cross-version: A = MIGTEST_QEMU_SRC (default Debian 12's 7.2), B = MIGTEST_QEMU_DST (default
   // the QEMU under test), both ways.
