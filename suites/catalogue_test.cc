@@ -720,6 +720,20 @@ Row FindRow(const std::string& family, const std::string& name) {
   return {};
 }
 
+// How many failures `row`'s own check reports on `run`, and their messages (intercepted: they do
+// not fail the calling test).
+std::pair<int, std::string> OwnFailures(const Row& row, const RunResult& run) {
+  testing::TestPartResultArray failures;
+  {
+    testing::ScopedFakeTestPartResultReporter intercept(
+        testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    row.own(run);
+  }
+  std::string said;
+  for (int i = 0; i < failures.size(); ++i) said += failures.GetTestPartResult(i).message();
+  return {failures.size(), said};
+}
+
 TEST_F(CatalogueBreakIt, OwnChecksFailWhenTheirFeatureIsOff) {
   RunResult run = Migrate(With(Base(), {{"multifd", true}},
                                {{"multifd-channels", 2}, {"zero-page-detection", "none"}}));
@@ -731,16 +745,9 @@ TEST_F(CatalogueBreakIt, OwnChecksFailWhenTheirFeatureIsOff) {
                                             {"precopy", "unix", "unix:"}}) {
     const Row row = FindRow(family, name);
     ASSERT_TRUE(row.own) << family << "/" << name;
-    testing::TestPartResultArray failures;
-    {
-      testing::ScopedFakeTestPartResultReporter intercept(
-          testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
-      row.own(run);
-    }
-    std::string said;
-    for (int i = 0; i < failures.size(); ++i) said += failures.GetTestPartResult(i).message();
-    EXPECT_GE(failures.size(), 1) << "the own check of " << family << "/" << name
-                                  << " passed a run without its feature";
+    const auto [failures, said] = OwnFailures(row, run);
+    EXPECT_GE(failures, 1) << "the own check of " << family << "/" << name
+                           << " passed a run without its feature";
     EXPECT_THAT(said, testing::HasSubstr(words)) << family << "/" << name;
   }
 }
@@ -756,15 +763,8 @@ TEST_F(CatalogueBreakIt, CancelWhoseSourceIsKilledFailsItsOwnCheck) {
   ASSERT_TRUE(run.migration);
   ASSERT_EQ(ToString(run.migration->status), "cancelled");
   ASSERT_TRUE(run.extra.contains("fault")) << "the source was not killed";
-  testing::TestPartResultArray failures;
-  {
-    testing::ScopedFakeTestPartResultReporter intercept(
-        testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
-    row.own(run);
-  }
-  std::string said;
-  for (int i = 0; i < failures.size(); ++i) said += failures.GetTestPartResult(i).message();
-  EXPECT_GE(failures.size(), 1) << "the cancel row's own check passed a run whose guest was killed";
+  const auto [failures, said] = OwnFailures(row, run);
+  EXPECT_GE(failures, 1) << "the cancel row's own check passed a run whose guest was killed";
   RecordProperty("verdict", said);
 }
 
