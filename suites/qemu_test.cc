@@ -47,8 +47,16 @@ TEST_F(QemuSlo, IdleGuestPrecopy) {
 // A guest rewriting (and verifying) 64 MiB at 50 MiB/s: converges under the default 300 ms
 // downtime limit, and the guest keeps running correctly on the destination. Measured (6 runs):
 // total 1.6–1.7 s, 4 iterations, downtime 18–22 ms, blackout 60–73 ms.
+// The busy precopy tests watch the guest for 1 s after the switchover (QemuSpec's default is 3 s):
+// right after it the dirtier checks its whole working set (the sweep, MemoryVerified), so the
+// second of running on is for the kernel and the prober. On a pooled guest that is most of what a
+// test costs beyond QEMU's own time (bench/qemu.sh --reuse); the pool's next test still checks the
+// guest before it migrates it, and fails naming this test if it broke after its watch.
 TEST_F(QemuSlo, BusyGuestPrecopy) {
-  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy});
+  RunResult run = Migrate({.memory = 512_MiB,
+                           .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Precopy,
+                           .qemu = {.healthy_for = 1s}});
   EXPECT_THAT(run.migration, Converged());
   EXPECT_THAT(run.migration, MemoryVerified());  // by the guest's dirtier, on the destination
   EXPECT_THAT(run.migration, MaxDowntime(Lt(300ms)));
@@ -60,7 +68,7 @@ TEST_F(QemuSlo, BusyGuestPrecopy) {
   EXPECT_THAT(run.migration, NoIterationStallAbove(1s));
   EXPECT_THAT(run.migration, TotalMigrationTime(Lt(15s)));
   EXPECT_THAT(run.probe, GuestBlackout(Lt(1s)));
-  EXPECT_THAT(run, GuestHealthy(3s));
+  EXPECT_THAT(run, GuestHealthy(1s));
 }
 
 // The guest's pause from QEMU's trace checkpoints against two clocks that know nothing of them.
@@ -112,7 +120,10 @@ testing::AssertionResult PauseAgreesWithQmpAndProber(const RunResult& run) {
 // measure it independently; each check must also fail when its limit is below what QEMU really
 // did, or on a pause mis-read.
 TEST_F(QemuSlo, TraceFiguresOfABusyGuest) {
-  RunResult run = Migrate({.memory = 512_MiB, .dirty = {.rate = 50_MiBps}, .mode = Mode::Precopy});
+  RunResult run = Migrate({.memory = 512_MiB,
+                           .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Precopy,
+                           .qemu = {.healthy_for = 1s}});
   ASSERT_TRUE(run.migration);
   const MigrationResult& m = *run.migration;
   ASSERT_EQ(m.status, Status::kCompleted);
@@ -171,14 +182,16 @@ TEST_F(QemuSlo, MultifdWithFourChannels) {
       {.memory = 512_MiB,
        .dirty = {.rate = 50_MiBps},
        .mode = Mode::Precopy,
-       .qemu = {.capabilities = {{"multifd", true}}, .parameters = {{"multifd-channels", 4}}}});
+       .qemu = {.healthy_for = 1s,
+                .capabilities = {{"multifd", true}},
+                .parameters = {{"multifd-channels", 4}}}});
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(run.migration->status, Status::kCompleted);
   EXPECT_THAT(run.migration, Converged());
   ASSERT_TRUE(run.migration->bytes.contains("multifd"));
   EXPECT_GT(run.migration->bytes.at("multifd"), 16u << 20)
       << "the dirtier's 64 MiB working set alone is more than this";
-  EXPECT_THAT(run, GuestHealthy(3s));
+  EXPECT_THAT(run, GuestHealthy(1s));
   EXPECT_THAT(run.migration, MemoryVerified());
 }
 
@@ -293,7 +306,8 @@ TEST_F(QemuSlo, GuestBlackoutVersusReportedDowntime) {
   RunResult run = Migrate({.memory = 512_MiB,
                            .dirty = {.rate = 50_MiBps},
                            .mode = Mode::Precopy,
-                           .probe = {.interval = 5ms}});
+                           .probe = {.interval = 5ms},
+                           .qemu = {.healthy_for = 1s}});
   ASSERT_TRUE(run.migration);
   ASSERT_TRUE(run.migration->downtime);
   ASSERT_TRUE(run.migration->stop_resume_gap);

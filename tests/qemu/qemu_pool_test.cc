@@ -5,6 +5,8 @@
 #include "qemu_pool.hpp"
 
 #include <gmock/gmock.h>
+#include <fmt/format.h>
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -93,7 +95,9 @@ TEST_F(QemuPoolTest, FreshAndReusedGuestsGiveTheSameVerdicts) {
 }
 
 // Break-it: the pooled guest's QEMU SIGKILLed between two tests. The next migration finds it gone
-// before using it, boots a fresh guest and passes.
+// before using it and fails for it, naming the migration after which it was last judged healthy
+// (a guest that breaks after its test's watch is never passed over in silence); it boots a fresh
+// guest, whose migration is measured and passes.
 TEST_F(QemuPoolTest, AKilledPooledGuestIsReplacedByAFreshOne) {
   ::setenv("MIGTEST_QEMU_REUSE", "1", 1);
   const RunResult first = Migrate(Busy());
@@ -101,7 +105,19 @@ TEST_F(QemuPoolTest, AKilledPooledGuestIsReplacedByAFreshOne) {
   const auto [id, pid] = internal::IdlePooledGuest();
   ASSERT_GT(pid, 0) << "no idle pooled guest after a completed migration";
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  const RunResult second = Migrate(Busy());
+  RunResult second;
+  ::testing::TestPartResultArray failures;
+  {
+    ::testing::ScopedFakeTestPartResultReporter intercept(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    second = Migrate(Busy());
+  }
+  ASSERT_EQ(failures.size(), 1) << "the guest's breaking should fail the test that found it, once";
+  const std::string message = failures.GetTestPartResult(0).message();
+  EXPECT_THAT(message, ::testing::HasSubstr(fmt::format("the pooled guest g{} broke", id)));
+  EXPECT_THAT(message, ::testing::HasSubstr("its QEMU ended"));
+  EXPECT_THAT(message, ::testing::HasSubstr(
+                           "after migration 1 (QemuPoolTest.AKilledPooledGuestIsReplacedByAFreshOne)"));
   EXPECT_EQ(Verdicts(second), Verdicts(first));
   EXPECT_THAT(second.migration, Converged());
   EXPECT_THAT(second.migration, MemoryVerified());

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "common.hpp"
@@ -58,6 +59,9 @@ struct WriteCounts {
 // rates (the qemu backend's pool): a datagram "rate R" (MiB/s over all threads, 0: unlimited)
 // answers, on every request (the host resends until it sees it):
 //   rate-set: R MiB/s
+// and "idle" holds the writers (an idle guest's test on a guest booted busy) until the next
+// "rate R"; sweeps still check every page. It answers
+//   rate-set: idle
 class Sweeper {
  public:
   Sweeper(PageWriter& writer, std::vector<std::atomic<uint64_t>>& checked,
@@ -76,13 +80,23 @@ class Sweeper {
     unsigned long long id = 0, rate = 0;
     if (std::sscanf(buf, "rate %llu", &rate) == 1 && rate < (1ull << 40)) {
       writer_.SetRate(rate << 20);
+      if (idle_) {
+        idle_ = false;
+        writer_.Resume();
+      }
       out.Line("rate-set: {} MiB/s", rate);
+      return;
+    }
+    if (std::string_view(buf, static_cast<size_t>(n)) == "idle") {
+      if (!idle_) writer_.Pause();
+      idle_ = true;
+      out.Line("rate-set: idle");
       return;
     }
     if (std::sscanf(buf, "sweep %llu", &id) != 1 || id == 0 || id == id_) return;
     writer_.Pause();
     for (auto& w : checked_) w.store(0, std::memory_order_relaxed);
-    writer_.Resume();
+    if (!idle_) writer_.Resume();
     id_ = id;
     cursor_ = 0;
     reported_done_ = false;
@@ -103,7 +117,7 @@ class Sweeper {
       ok = CheckPage(cursor_, why);
       word.fetch_or(bit, std::memory_order_relaxed);
     }
-    writer_.Resume();
+    if (!idle_) writer_.Resume();
     return ok;
   }
 
@@ -139,6 +153,7 @@ class Sweeper {
   uint64_t cursor_ = 0;
   int64_t started_ns_ = 0;
   bool reported_done_ = false;
+  bool idle_ = false;  // the writers held ("idle") until the next "rate R"
 };
 
 struct MmDirtyOptions {
