@@ -178,13 +178,12 @@ TEST_F(QemuSlo, TraceFiguresOfABusyGuest) {
 // RAM goes over the multifd channels (QEMU counts it as multifd-bytes) and the guest comes out
 // whole.
 TEST_F(QemuSlo, MultifdWithFourChannels) {
-  RunResult run = Migrate(
-      {.memory = 512_MiB,
-       .dirty = {.rate = 50_MiBps},
-       .mode = Mode::Precopy,
-       .qemu = {.healthy_for = 1s,
-                .capabilities = {{"multifd", true}},
-                .parameters = {{"multifd-channels", 4}}}});
+  RunResult run = Migrate({.memory = 512_MiB,
+                           .dirty = {.rate = 50_MiBps},
+                           .mode = Mode::Precopy,
+                           .qemu = {.healthy_for = 1s,
+                                    .capabilities = {{"multifd", true}},
+                                    .parameters = {{"multifd-channels", 4}}}});
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(run.migration->status, Status::kCompleted);
   EXPECT_THAT(run.migration, Converged());

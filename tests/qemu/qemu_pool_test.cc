@@ -4,8 +4,8 @@
 // in its own process, so each test here runs its migrations in one test.
 #include "qemu_pool.hpp"
 
-#include <gmock/gmock.h>
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -116,8 +116,9 @@ TEST_F(QemuPoolTest, AKilledPooledGuestIsReplacedByAFreshOne) {
   const std::string message = failures.GetTestPartResult(0).message();
   EXPECT_THAT(message, ::testing::HasSubstr(fmt::format("the pooled guest g{} broke", id)));
   EXPECT_THAT(message, ::testing::HasSubstr("its QEMU ended"));
-  EXPECT_THAT(message, ::testing::HasSubstr(
-                           "after migration 1 (QemuPoolTest.AKilledPooledGuestIsReplacedByAFreshOne)"));
+  EXPECT_THAT(message,
+              ::testing::HasSubstr(
+                  "after migration 1 (QemuPoolTest.AKilledPooledGuestIsReplacedByAFreshOne)"));
   EXPECT_EQ(Verdicts(second), Verdicts(first));
   EXPECT_THAT(second.migration, Converged());
   EXPECT_THAT(second.migration, MemoryVerified());
