@@ -139,7 +139,8 @@ struct Victim {
   std::vector<std::pair<std::string, std::string>> env;
 };
 
-class QemuKill : public ::testing::TestWithParam<int> {
+// Both kill tests need the QEMU backend: a failure in CI, a skip elsewhere.
+class NeedsQemu : public ::testing::Test {
  protected:
   void SetUp() override {
     InstallLeakChecker();
@@ -149,6 +150,10 @@ class QemuKill : public ::testing::TestWithParam<int> {
       GTEST_SKIP() << why;
     }
   }
+};
+
+class QemuKill : public NeedsQemu, public ::testing::WithParamInterface<int> {
+ protected:
   Supervisor lab_{ArtifactDir(), {.grace = Millis(2000)}};
 };
 
@@ -218,15 +223,11 @@ INSTANTIATE_TEST_SUITE_P(Signals, QemuKill, ::testing::Values(SIGKILL, SIGINT, S
 // made but not yet handed to the guardian): 2 s later nothing of it runs, nothing has come back,
 // and no namespace, veth or folder named after it is left. This process is a child subreaper
 // meanwhile, so that whatever the binary's death orphans is found here, whatever exec made of it.
-class QemuKillPoints : public ::testing::Test {
+class QemuKillPoints : public NeedsQemu {
  protected:
   void SetUp() override {
-    InstallLeakChecker();
-    std::string why;
-    if (!MakeBackend("qemu")->Available(&why)) {
-      if (InCi()) FAIL() << why;
-      GTEST_SKIP() << why;
-    }
+    NeedsQemu::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     ASSERT_TRUE(subreaper_.ok()) << "prctl(PR_SET_CHILD_SUBREAPER): " << std::strerror(errno);
   }
 
