@@ -49,8 +49,14 @@ std::optional<double> EventSeconds(const json& j) {
   if (it == j.end() || !it->is_object()) return std::nullopt;
   auto s = it->find("seconds"), us = it->find("microseconds");
   if (s == it->end() || us == it->end() || !s->is_number() || !us->is_number()) return std::nullopt;
-  if (s->get<double>() < 0) return std::nullopt;  // QEMU's -1: no time
-  return s->get<double>() + us->get<double>() / 1e6;
+  const double seconds = s->get<double>(), micros = us->get<double>();
+  if (seconds < 0) return std::nullopt;  // QEMU's -1: no time
+  // Seconds since the epoch up to the year 33,000 and a microsecond part below a second: past
+  // these, the gap between two events would not fit a Duration (int64 microseconds).
+  if (!(seconds <= 1e12) || !(micros >= 0 && micros < 1e6)) {
+    throw json::out_of_range::create(406, "timestamp out of range: " + it->dump(), &*it);
+  }
+  return seconds + micros / 1e6;
 }
 
 enum class Side { kUntagged, kSource, kDestination, kOther };
@@ -310,6 +316,11 @@ void FillXbzrleCounters(MigrationResult& m, const json& cache) {
 void FillPostcopyLatency(MigrationResult& m, const json& info) {
   LatencyDistribution lat;
   if (auto v = Opt<double>(info, "postcopy-latency")) {
+    // Nanoseconds; beyond 1e18 (31 years) the microseconds would not fit a Duration.
+    if (!(*v >= 0 && *v <= 1e18)) {
+      throw json::out_of_range::create(406, fmt::format("postcopy-latency out of range: {}", *v),
+                                       &info);
+    }
     lat.reported_avg = Duration(static_cast<Duration::rep>(*v / 1000.0));
   }
   if (auto dist = info.find("postcopy-latency-dist"); dist != info.end() && dist->is_array()) {

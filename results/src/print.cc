@@ -13,7 +13,10 @@ double Mean(const std::vector<double>& v) {
 
 std::string FormatDuration(Duration d) {
   const auto us = d.count();
-  if (us < 0) return "-" + FormatDuration(-d);
+  if (us < 0) {
+    // -min() does not fit: its magnitude, one microsecond less, prints the same to a reader.
+    return "-" + FormatDuration(d == Duration::min() ? Duration::max() : -d);
+  }
   if (us < 1000) return fmt::format("{}us", us);
   // Below 10 s the SLO's own unit; above it, ms stop being readable ("179963ms" is 3m00s).
   if (us < 10'000'000) {
@@ -24,7 +27,7 @@ std::string FormatDuration(Duration d) {
     if (us % 1'000'000 == 0) return fmt::format("{}s", us / 1'000'000);
     return fmt::format("{:.1f}s", static_cast<double>(us) / 1e6);
   }
-  const auto s = (us + 500'000) / 1'000'000;  // whole seconds, rounded
+  const auto s = us / 1'000'000 + (us % 1'000'000 >= 500'000);  // whole seconds, rounded
   if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
   return fmt::format("{}h{:02}m{:02}s", s / 3600, s % 3600 / 60, s % 60);
 }

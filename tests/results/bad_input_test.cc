@@ -83,6 +83,16 @@ const BadInput kBadInputs[] = {
      2,
      "expected a QMP reply or event as QEMU documents it, found "
      "'{\"return\":{\"ram\":{\"dirty-sync-count\":4000000000}"},
+    {"QmpEventTimestampTooLarge", Format::kQemuQmp,
+     "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}, \"event\": \"STOP\"}\n"
+     "{\"timestamp\": {\"seconds\": 1e300, \"microseconds\": 0}, \"event\": \"RESUME\"}\n",
+     2, "found '{\"event\":\"RESUME\",\"timestamp\":{\"microseconds\":0,\"seconds\":1e+300}}"},
+    {"QmpEventMicrosecondsNotAFraction", Format::kQemuQmp,
+     "{\"timestamp\": {\"seconds\": 1, \"microseconds\": -5e300}, \"event\": \"STOP\"}\n", 1,
+     "found '{\"event\":\"STOP\",\"timestamp\":{\"microseconds\":-5e+300"},
+    {"QmpPostcopyLatencyTooLarge", Format::kQemuQmp,
+     "{\"return\": {\"status\": \"completed\", \"postcopy-latency\": 1e300}}\n", 1,
+     "postcopy-latency out of range"},
     // QEMU trace events
     {"QemuTraceNoEvents", Format::kQemuTrace, "qemu-system-x86_64: warning: nothing\n", 0,
      "expected QEMU trace events"},

@@ -195,6 +195,9 @@ TEST(PrintTest, ResultsPrintAsOneLineSummaries) {
   EXPECT_EQ(FormatDuration(milliseconds(179'963)), "3m00s");  // the TLMZ seed's total time
   EXPECT_EQ(FormatDuration(milliseconds(65'475)), "1m05s");
   EXPECT_EQ(FormatDuration(seconds(3723)), "1h02m03s");
+  // The extremes a malformed input could reach print without overflow (found by fuzz_qemu_qmp).
+  EXPECT_EQ(FormatDuration(Duration::max()), "2562047788h00m55s");
+  EXPECT_EQ(FormatDuration(Duration::min()), "-2562047788h00m55s");
   EXPECT_EQ(FormatNumber(200.0), "200");
   EXPECT_EQ(FormatNumber(0.5), "0.5");
 }
