@@ -52,6 +52,13 @@ TEST_F(QemuBackendTest, AnUnknownParameterIsRefusedInQemusWords) {
                           "multifd-channels");
 }
 
+// QemuSpec::converge_at_throttle reads a throttle only auto-converge makes: without it the run
+// fails before QEMU starts, naming the knob (it would wait for a throttle that never comes).
+TEST_F(QemuBackendTest, ConvergeAtThrottleWithoutAutoConvergeIsRefused) {
+  EXPECT_NONFATAL_FAILURE(Migrate({.qemu = {.converge_at_throttle = 50}}),
+                          "qemu.converge_at_throttle needs auto_converge");
+}
+
 // A QEMU that never boots the guest (seen: KVM failing with "KVM internal error", the vCPU stopped
 // and QEMU still running) fails within the scenario's timeout, not the boot's own 120 s, and
 // quotes what the VMM said last on stderr. Here: the real QEMU started with -S (vCPUs never run)

@@ -1,7 +1,8 @@
 # The suites' ctest labels and timeouts as ctest sees them (cmake -D BUILD_DIR=… -P this file):
-# every QEMU suite test (QemuSlo.*) is labelled suites.<area>.qemu, no other suite test's label
-# contains "qemu" (ctest -L is a regex), every engine area has tests, and each suite test's TIMEOUT
-# is 600 s × MIGTEST_TIMEOUT_SCALE as set when ctest runs (here 2.5: 1500 s).
+# the QEMU suite is one ctest test per area, suites.<area>.qemu labelled with its own name, plus
+# suites.fresh.qemu (every test with MIGTEST_QEMU_REUSE=0); no other suite test's label contains
+# "qemu" (ctest -L is a regex), every engine area has tests, and each suite test's TIMEOUT is
+# 600 s × MIGTEST_TIMEOUT_SCALE as set when ctest runs (here 2.5: 1500 s).
 cmake_minimum_required(VERSION 3.25)
 execute_process(
   COMMAND ${CMAKE_COMMAND} -E env MIGTEST_TIMEOUT_SCALE=2.5
@@ -14,6 +15,7 @@ string(JSON n LENGTH "${json}" tests)
 set(errors "")
 set(qemu 0)
 set(areas "")
+set(qemu_tests "")
 math(EXPR last "${n} - 1")
 foreach(i RANGE ${last})
   string(JSON name GET "${json}" tests ${i} name)
@@ -40,10 +42,11 @@ foreach(i RANGE ${last})
   if(NOT labels MATCHES "^suites\\.")
     continue()
   endif()
-  if(name MATCHES "^QemuSlo\\.")
+  if(name MATCHES "^suites\\.[a-z]+\\.qemu$")
     math(EXPR qemu "${qemu} + 1")
-    if(NOT labels MATCHES "^suites\\.(precopy|postcopy|blackout|faults)\\.qemu$")
-      string(APPEND errors "  ${name}: label '${labels}', wanted suites.<area>.qemu\n")
+    list(APPEND qemu_tests "${name}")
+    if(NOT labels STREQUAL name)
+      string(APPEND errors "  ${name}: label '${labels}', wanted its own name\n")
     endif()
   else()
     if(labels MATCHES "qemu")
@@ -55,9 +58,11 @@ foreach(i RANGE ${last})
     string(APPEND errors "  ${name}: TIMEOUT '${timeout}' with MIGTEST_TIMEOUT_SCALE=2.5, wanted 1500\n")
   endif()
 endforeach()
-if(qemu EQUAL 0)
-  string(APPEND errors "  no QemuSlo.* test is labelled suites.*\n")
-endif()
+foreach(area precopy postcopy blackout faults fresh)
+  if(NOT "suites.${area}.qemu" IN_LIST qemu_tests)
+    string(APPEND errors "  no QEMU suite test suites.${area}.qemu\n")
+  endif()
+endforeach()
 foreach(area precopy postcopy blackout faults matrix)
   if(NOT "suites.${area}" IN_LIST areas)
     string(APPEND errors "  no engine test labelled suites.${area}\n")
@@ -66,4 +71,4 @@ endforeach()
 if(errors)
   message(FATAL_ERROR "suite labels and timeouts:\n${errors}")
 endif()
-message(STATUS "${qemu} QEMU suite tests labelled suites.<area>.qemu; every suite TIMEOUT scaled")
+message(STATUS "${qemu} QEMU suite tests (${qemu_tests}); every suite TIMEOUT scaled")

@@ -294,6 +294,33 @@ TEST_F(MigmonTest, ProberMeasuresAnInjectedOutage) {
   EXPECT_EQ(server.Wait(10s), 0);
 }
 
+// Stopped by SIGINT (as the harness stops it) while the guest is still out: the probes sent in
+// the 200 ms before the signal are in flight, and the prober waits for them (the server, resumed
+// 100 ms after the signal, answers every probe its socket kept), so none counts as lost and the
+// blackout is the whole outage, closed by those replies.
+TEST_F(MigmonTest, ProberStoppedMidOutageWaitsForTheProbesInFlight) {
+  Child server(Cmd({"server_rr", "-p", "0"}), dir_);
+  const auto port = server.WaitForLine(R"(listening port=(\d+))", 10s);
+  ASSERT_TRUE(port);
+  Child client(Cmd({"client_rr", "127.0.0.1", "5", "-p", *port, "--json"}), dir_);
+  ASSERT_TRUE(client.WaitForLine("probing ", 10s, /*on_stderr=*/true));
+  std::this_thread::sleep_for(300ms);
+  server.Signal(SIGSTOP);
+  std::this_thread::sleep_for(150ms);
+  client.Signal(SIGINT);
+  std::this_thread::sleep_for(100ms);
+  server.Signal(SIGCONT);
+  ASSERT_EQ(client.Wait(20s), 0) << client.Stderr();
+  const RunResult run = ParseResult(client.Stdout());
+  ASSERT_TRUE(run.probe && run.probe->sent && run.probe->received && run.probe->lost);
+  EXPECT_EQ(*run.probe->lost, 0u) << "sent " << *run.probe->sent << ", received "
+                                  << *run.probe->received;
+  ASSERT_TRUE(run.probe->longest_blackout);
+  EXPECT_GE(run.probe->longest_blackout->count(), 240'000) << "the outage, closed by the replies";
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(10s), 0);
+}
+
 TEST_F(MigmonTest, ProberCountsLossWhenTheServerIsGone) {
   Child server(Cmd({"server_rr", "-p", "0"}), dir_);
   const auto port = server.WaitForLine(R"(listening port=(\d+))", 10s);

@@ -322,7 +322,20 @@ class Prober {
     if (sending_) return false;
     const bool all_in = !o_.rr || received_ >= sent_at_.size();
     if (all_in || now >= stop_sending_at_ + grace_ns_) return true;
-    return StopRequested() && now >= stop_sending_at_ + std::min<int64_t>(grace_ns_, 200'000'000);
+    if (!StopRequested()) return false;
+    // On a signal (the harness is done with the guest): at most 200 ms, and only for the probes
+    // still in flight, sent within that long before the stop. An older one unanswered is lost,
+    // not late: waiting for it cost every stop 200 ms.
+    const int64_t cap = std::min<int64_t>(grace_ns_, 200'000'000);
+    return now >= stop_sending_at_ + cap || !UnansweredSince(stop_sending_at_ - cap);
+  }
+
+  // Whether a probe sent at `since` or later has no reply yet.
+  bool UnansweredSince(int64_t since) const {
+    for (size_t i = sent_at_.size(); i-- > 0 && sent_at_[i] >= since;) {
+      if (!answered_[i]) return true;
+    }
+    return false;
   }
 
   void Send(int64_t now) {
