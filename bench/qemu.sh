@@ -7,7 +7,8 @@
 #   --reuse: the suite's tests run once with a fresh boot per test (MIGTEST_QEMU_REUSE=0) and once
 #   on the pool of booted guests (=1), in one binary each; per test, side by side: the test's wall
 #   time both ways, QEMU's own total_time, what each mode adds per migration beyond it, and the
-#   ratio of the walls; then the binary's whole wall both ways. Builds only suite_qemu.
+#   ratio of the walls; then each migration's harness phases (extra.harness_ms) both ways, and the
+#   binary's whole wall both ways. Builds only suite_qemu.
 set -euo pipefail
 case "${1:-}" in -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 cd "$(dirname "$0")/.."
@@ -40,6 +41,18 @@ if [ "${1:-}" = --reuse ]; then
       q0 = ($4 == "-") ? 0 : $4 / 1000; q1 = ($5 == "-") ? 0 : $5 / 1000
       printf "%-58s %10.2f %10.2f %11.2f %11.2f %14.2f %14.2f %7.2f\n", $1, $2, $3, q0, q1,
         $2 - q0, $3 - q1, ($3 > 0 ? $2 / $3 : 0) }'
+  # Where each migration's wall went, by the harness's own clock (extra.harness_ms: VmmRun's
+  # phases; drive holds QEMU's total_time) and what the test spent outside them.
+  printf '\n%-58s %-6s %8s %8s %8s %8s %8s %8s\n' "harness phases (ms)" mode prepare start \
+    drive watch stop collect
+  for reuse in 0 1; do
+    find "$out/reuse-$reuse" -name result.json | while read -r f; do
+      jq -r --arg mode "$([ "$reuse" = 1 ] && echo reuse || echo fresh)" '
+        def p(k): (.extra.harness_ms[k] // "-") | tostring;
+        [.test, $mode, p("prepare"), p("start"), p("drive"), p("watch"), p("stop"), p("collect")]
+        | @tsv' "$f"
+    done
+  done | sort | awk -F'\t' '{ printf "%-58s %-6s %8s %8s %8s %8s %8s %8s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
   w0=$(cat "$out/wall-0"); w1=$(cat "$out/wall-1")
   printf 'binary wall: fresh %.1f s, reuse %.1f s (ratio %.2f); result files under %s\n' \
     "$w0" "$w1" "$(echo "$w0 / $w1" | bc -l)" "$out"

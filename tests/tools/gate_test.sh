@@ -28,12 +28,29 @@ case "\$1 \$2" in
 esac
 exec "$migmon" "\$@"
 SH
-chmod +x "$work/corrupting-migmon" "$work/failing-migmon"
+# And one that kills the candidate's suite process (ci/ab runs one per side, taking turns) in its
+# second run, as a crash would: ci/ab must say so, start a new process for the runs left, and not
+# let the gate pass.
+cat >"$work/dying-migmon" <<SH
+#!/bin/bash
+case "\$1 \$*" in
+  "migrate "*" -s "*"/candidate/run-2/"*)
+    p=\$PPID
+    while [ "\$p" -gt 1 ] && [ "\$(cat /proc/\$p/comm)" != suite_precopy ]; do
+      p=\$(awk '{ print \$4 }' /proc/\$p/stat)
+    done
+    [ "\$p" -gt 1 ] && kill -9 "\$p"
+    exit 1 ;;
+esac
+exec "$migmon" "\$@"
+SH
+chmod +x "$work/corrupting-migmon" "$work/failing-migmon" "$work/dying-migmon"
 
-# ci/ab VERDICT_WANTED CANDIDATE LOG: runs the gate (3 runs a side) and checks its exit status.
+# ci/ab VERDICT_WANTED CANDIDATE LOG [RUNS]: runs the gate (RUNS, default 3, a side) and checks its
+# exit status.
 ab() {
-  local want=$1 cand=$2 log=$3 got=0
-  TMPDIR="$work" "$src/ci/ab" --build-dir "$build" --suite precopy --repeat 3 \
+  local want=$1 cand=$2 log=$3 runs=${4:-3} got=0
+  TMPDIR="$work" "$src/ci/ab" --build-dir "$build" --suite precopy --repeat "$runs" \
     --baseline "$migmon" --candidate "$cand" -- --gtest_filter="$test" >"$log" 2>&1 || got=$?
   [ "$got" -eq "$want" ] || { cat "$log" >&2; fail "ci/ab with $cand exited $got, not $want"; }
   sed -n 's/^ci\/ab: .*results in \(.*\)$/\1/p' "$log" | tail -1
@@ -75,6 +92,19 @@ grep -q "the migration did not complete in 3 of 3 candidate runs against 0 of 3 
   "$work/failing.log" ||
   { cat "$work/failing.log" >&2; fail "no failure-rate finding"; }
 
+out=$(ab 2 "$work/dying-migmon" "$work/dying.log" 4)
+grep -q "the candidate suite process ended during run 2 (exit 137)" "$work/dying.log" ||
+  { cat "$work/dying.log" >&2; fail "the dead suite process is not reported"; }
+grep -q "0 baseline and 1 candidate runs ended with their suite process" "$work/dying.log" ||
+  fail "the gate passed with a run that has no verdict"
+[ "$(cat "$out/candidate/run-2/exit-status")" = 137 ] || fail "run 2's exit status is not SIGKILL's"
+for k in 3 4; do  # the runs left, in a new process
+  grep -q '"outcome": "passed"' "$out/candidate/run-$k/PrecopySlo/${test#PrecopySlo.}/result.json" ||
+    fail "candidate run $k did not run after the crash"
+done
+pgrep -x suite_precopy >/dev/null && fail "a suite process outlived ci/ab"
+
 ab 0 "$migmon" "$work/same.log" >/dev/null
 grep -q "^verdict: no regression" "$work/same.log" || fail "the same migmon is not 'no regression'"
-echo "gate: corrupting candidate exit 1, failing candidate exit 1, same binary exit 0"
+echo "gate: corrupting candidate exit 1, failing candidate exit 1, a crashed suite process exit 2," \
+  "same binary exit 0"
