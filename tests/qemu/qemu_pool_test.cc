@@ -17,6 +17,9 @@
 #include <migtest/fixtures.hpp>
 #include <migtest/fixtures/qemu.hpp>
 #include <migtest/matchers.hpp>
+#include <thread>
+
+#include "turns.hpp"
 
 namespace migtest {
 namespace {
@@ -125,6 +128,48 @@ TEST_F(QemuPoolTest, AKilledPooledGuestIsReplacedByAFreshOne) {
   EXPECT_THAT(second, GuestHealthy());
   EXPECT_EQ(Pool(second).value("reused", true), false) << Pool(second).dump();
   EXPECT_NE(Pool(second).value("guest", id), id) << Pool(second).dump();
+}
+
+// Parked between ci/ab's turns (internal::ParkPooledGuest, at the end of each repetition): the
+// pooled guest's dirtier holds its writers (a whole second at 0 MB/s on its console), and the next
+// test on it sets its own rate again and passes as a reused guest.
+TEST_F(QemuPoolTest, AParkedGuestIdlesUntilTheNextTestSetsItsRate) {
+  ::setenv("MIGTEST_QEMU_REUSE", "1", 1);
+  const RunResult first = Migrate(Busy());
+  ASSERT_THAT(first.migration, Converged());
+  internal::ParkPooledGuest();
+  std::string dirtier;
+  size_t from = 0;
+  internal::WithIdlePooledGuest([&](internal::PooledGuest& g) {
+    dirtier = g.dirtier;
+    from = g.home->Lines().size();
+  });
+  EXPECT_EQ(dirtier, "idle");
+  // The first whole second after the hold is 0 MB/s (at 50 MiB/s none is).
+  bool idle_second = false;
+  for (const auto until = std::chrono::steady_clock::now() + 5s;
+       !idle_second && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(100ms);
+    internal::WithIdlePooledGuest([&](internal::PooledGuest& g) {
+      const auto lines = g.home->Lines();
+      int seconds = 0;
+      for (size_t i = from; i < lines.size(); ++i) {
+        if (lines[i].find("dirty-rate: ") == std::string::npos) continue;
+        // The first line after the hold may cover part of a busy second: the second one decides.
+        if (++seconds == 2) idle_second = lines[i].starts_with("dirty-rate: 0 (MB/s)");
+        if (seconds == 2) break;
+      }
+    });
+  }
+  EXPECT_TRUE(idle_second) << "no whole second at 0 MB/s after the guest was parked";
+  const RunResult second = Migrate(Busy());
+  EXPECT_EQ(Pool(second).value("migration", 0), 2) << Pool(second).dump();
+  EXPECT_THAT(second.migration, Converged());
+  EXPECT_THAT(second.migration, MemoryVerified());
+  EXPECT_THAT(second, GuestHealthy(1s));
+  std::ifstream console(artifacts() / "run2" / "source.stdout.log");
+  const std::string text((std::istreambuf_iterator<char>(console)), {});
+  EXPECT_NE(text.find("rate-set: 50 MiB/s"), std::string::npos) << "the rate was not set again";
 }
 
 // A test that asks for another QEMU binary (here the same QEMU under another path, as ci/ab's
