@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "explain.hpp"
 #include "migtest/matchers.hpp"
 #include "migtest/results.hpp"
 
@@ -12,12 +13,7 @@ using namespace std::chrono_literals;
 using ::testing::DescribeMatcher;
 using ::testing::Not;
 
-template <typename T, typename M>
-std::string Explain(const M& m, const T& value) {
-  testing::StringMatchResultListener listener;
-  (void)testing::ExplainMatchResult(m, value, &listener);
-  return listener.str();
-}
+using test::Explain;
 
 GuestResult Console(const char* name) {
   GuestResult g = ParseGuestConsoleFile(std::filesystem::path(MIGTEST_TEST_DATA) / name);

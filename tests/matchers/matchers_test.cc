@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "explain.hpp"
+
 namespace migtest {
 namespace {
 
@@ -18,17 +20,8 @@ using ::testing::Lt;
 using ::testing::Matcher;
 using ::testing::Not;
 
-template <typename T, typename M>
-std::string Explain(const M& m, const T& value) {
-  testing::StringMatchResultListener listener;
-  testing::ExplainMatchResult(Matcher<const T&>(m), value, &listener);
-  return listener.str();
-}
-
-template <typename T, typename M>
-bool Matches(const M& m, const T& value) {
-  return Matcher<const T&>(m).Matches(value);
-}
+using test::Explain;
+using test::Matches;
 
 MigrationResult Completed() {
   MigrationResult m;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "../results/test_data.hpp"
+#include "explain.hpp"
 #include "migtest/matchers.hpp"
 #include "migtest/results.hpp"
 
@@ -21,12 +22,7 @@ using ::testing::Not;
 
 using testing_data::Data;
 
-template <typename T, typename M>
-std::string Explain(const M& m, const T& value) {
-  testing::StringMatchResultListener listener;
-  testing::ExplainMatchResult(Matcher<const T&>(m), value, &listener);
-  return listener.str();
-}
+using test::Explain;
 
 TEST(SeedVerdictsTest, TlmzRunBreaksA100msDowntimeSlo) {
   RunResult run = ParseFile(Data("tlmz_seed.log"));

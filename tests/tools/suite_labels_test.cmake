@@ -1,6 +1,6 @@
 # The suites' ctest labels and timeouts as ctest sees them (cmake -D BUILD_DIR=… -P this file):
 # the QEMU suite is one ctest test per area, suites.<area>.qemu labelled with its own name, plus
-# suites.fresh.qemu (every test with MIGTEST_QEMU_REUSE=0); no other suite test's label contains
+# suites.fresh.qemu (the pooled tests with MIGTEST_QEMU_REUSE=0); no other suite test's label contains
 # "qemu" (ctest -L is a regex), every engine area has tests, and each suite test's TIMEOUT is
 # 600 s × MIGTEST_TIMEOUT_SCALE as set when ctest runs (here 2.5: 1500 s).
 cmake_minimum_required(VERSION 3.25)

@@ -27,6 +27,7 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitCorrupt = 3;
 
 inline constexpr uint16_t kDefaultPort = 12323;
+inline constexpr double kMiB = 1 << 20;  // bytes in a MiB, for rates in MB/s as mig_mon prints
 
 // A runtime failure (exit 1): the message is the whole one-line explanation.
 struct RuntimeError : std::runtime_error {

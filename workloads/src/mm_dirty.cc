@@ -28,8 +28,6 @@
 namespace migtest {
 namespace {
 
-constexpr double kMiB = 1 << 20;
-
 struct Mapping {
   void* ptr = MAP_FAILED;
   size_t bytes = 0;

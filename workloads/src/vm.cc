@@ -37,12 +37,11 @@ namespace {
 constexpr uint64_t kPage = 0x123, kRequest = 0x124, kHello = 0x125, kUrgentHello = 0x126,
                    kResponse = 0x127, kEnd = 0x128;
 constexpr uint64_t kFlagPrecopy = 1, kFlagPostcopy = 2, kFlagUrgent = 4;
-constexpr double kMiB = 1 << 20;
 
-struct Header {
+struct WireHeader {
   uint64_t magic, value;
 };
-static_assert(sizeof(Header) == 16);
+static_assert(sizeof(WireHeader) == 16);
 
 // A 4 KiB page of non-zero content, so that nothing on the way can compress zero pages away.
 const uint8_t* PagePayload() {
@@ -145,12 +144,12 @@ class SourceSession {
     out_.Line("Connected to dst VM {}.", to_->text);
     const uint64_t flags = (precopy_ ? kFlagPrecopy : 0) | (postcopy_ ? kFlagPostcopy : 0) |
                            (o_.urgent ? kFlagUrgent : 0);
-    Header hello{kHello, flags | (pages_ << 8)};
+    WireHeader hello{kHello, flags | (pages_ << 8)};
     main_->SendFrame(hello, nullptr, 0, "the hello");
     if (o_.urgent) {
       urgent_.emplace(ConnectTcp(*to_, idle_), "destination " + to_->text + " (urgent channel)",
                       FramedStream::Options{.timeout = idle_, .session_over = &done_});
-      Header uh{kUrgentHello, flags};
+      WireHeader uh{kUrgentHello, flags};
       urgent_->SendFrame(uh, nullptr, 0, "the urgent channel's hello");
       out_.Line("Urgent channel connected.");
     }
@@ -166,7 +165,7 @@ class SourceSession {
   }
 
   void Respond(FramedStream& c, uint64_t index) {
-    const Header h{kResponse, index};
+    const WireHeader h{kResponse, index};
     c.SendFrame(h, payload_, kPageSize, "a page response");
     responses_.fetch_add(1, std::memory_order_relaxed);
     bytes_.fetch_add(sizeof h + kPageSize, std::memory_order_relaxed);
@@ -175,7 +174,7 @@ class SourceSession {
   // Reads page requests from one connection and answers them (a reader thread).
   void ServeRequests(FramedStream& c, bool on_main) {
     for (;;) {
-      Header h;
+      WireHeader h;
       // The destination closed: the session is over.
       if (!c.ReceiveHeader(&h, "a page request", /*end_ok=*/true)) return;
       if (h.magic != kRequest) {
@@ -215,7 +214,7 @@ class SourceSession {
     for (int i = 0; i < n; ++i) {
       headers_[static_cast<size_t>(i)] = {kPage, next_index_};
       next_index_ = next_index_ + 1 == pages_ ? 0 : next_index_ + 1;
-      iov_[static_cast<size_t>(2 * i)] = {&headers_[static_cast<size_t>(i)], sizeof(Header)};
+      iov_[static_cast<size_t>(2 * i)] = {&headers_[static_cast<size_t>(i)], sizeof(WireHeader)};
       iov_[static_cast<size_t>(2 * i + 1)] = {const_cast<uint8_t*>(payload_), kPageSize};
     }
     {
@@ -223,7 +222,7 @@ class SourceSession {
       main_->SendFrames(iov_.data(), 2 * n, "pages");
     }
     sent_pages_ += static_cast<uint64_t>(n);
-    bytes_.fetch_add(static_cast<uint64_t>(n) * (sizeof(Header) + kPageSize),
+    bytes_.fetch_add(static_cast<uint64_t>(n) * (sizeof(WireHeader) + kPageSize),
                      std::memory_order_relaxed);
   }
 
@@ -263,7 +262,7 @@ class SourceSession {
 
   // The end: tell the destination, then let it close.
   void End() {
-    const Header fin{kEnd, bytes_.load()};
+    const WireHeader fin{kEnd, bytes_.load()};
     std::scoped_lock lock(main_write_, urgent_write_);
     main_->SendFrame(fin, nullptr, 0, "the end marker");
     bytes_.fetch_add(sizeof fin);
@@ -328,7 +327,7 @@ class SourceSession {
   std::atomic<uint64_t> bytes_{0};
   uint64_t sent_pages_ = 0, next_index_ = 0;
   std::vector<double> speeds_;
-  std::array<Header, kBatch> headers_{};
+  std::array<WireHeader, kBatch> headers_{};
   std::array<iovec, 2 * kBatch> iov_{};
   // Last: joined before anything they use goes.
   std::optional<Worker> main_reader_, urgent_reader_;
@@ -390,7 +389,7 @@ class Destination {
 
  private:
   void Handshake(int listen_fd) {
-    Header hello;
+    WireHeader hello;
     main_.ReceiveHeader(&hello, "its hello");
     if (hello.magic != kHello) {
       throw RuntimeError(fmt::format(
@@ -414,7 +413,7 @@ class Destination {
     }
     urgent_.emplace(std::move(*fd), "source (urgent channel)",
                     FramedStream::Options{.timeout = idle_, .session_over = &done_});
-    Header uh;
+    WireHeader uh;
     urgent_->ReceiveHeader(&uh, "the urgent channel's hello");
     if (uh.magic != kUrgentHello) {
       throw RuntimeError(
@@ -427,7 +426,7 @@ class Destination {
   // The reader thread: the main stream's frames (pages, responses in same-socket mode, the end
   // marker).
   void ReadMain() {
-    Header h{};
+    WireHeader h{};
     for (;;) {
       if (!main_.ReceiveHeader(&h, "pages or the end marker", /*end_ok=*/true)) {
         if (!ended_.load()) {
@@ -515,7 +514,7 @@ class Destination {
       want_ = index;
       answered_ = false;
     }
-    const Header req{kRequest, index};
+    const WireHeader req{kRequest, index};
     channel.SendFrame(req, nullptr, 0, "a page request");
     if (urgent_ || main_thread_reads_) return ReadResponse(channel, index);
     std::unique_lock lock(req_mutex_);
@@ -529,7 +528,7 @@ class Destination {
 
   // The response comes on this connection, nothing else in between (but the end marker).
   bool ReadResponse(FramedStream& channel, uint64_t index) {
-    Header h;
+    WireHeader h;
     for (;;) {
       try {
         channel.ReceiveHeader(&h, "a page response");
