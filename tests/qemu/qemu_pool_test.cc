@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
-#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <migtest/matchers.hpp>
 #include <thread>
 
+#include "failures.hpp"
 #include "turns.hpp"
 
 namespace migtest {
@@ -109,14 +109,9 @@ TEST_F(QemuPoolTest, AKilledPooledGuestIsReplacedByAFreshOne) {
   ASSERT_GT(pid, 0) << "no idle pooled guest after a completed migration";
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   RunResult second;
-  ::testing::TestPartResultArray failures;
-  {
-    ::testing::ScopedFakeTestPartResultReporter intercept(
-        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
-    second = Migrate(Busy());
-  }
-  ASSERT_EQ(failures.size(), 1) << "the guest's breaking should fail the test that found it, once";
-  const std::string message = failures.GetTestPartResult(0).message();
+  const std::vector<std::string> failures = test::Failures([&] { second = Migrate(Busy()); });
+  ASSERT_EQ(failures.size(), 1u) << "the guest's breaking should fail the test that found it, once";
+  const std::string& message = failures[0];
   EXPECT_THAT(message, ::testing::HasSubstr(fmt::format("the pooled guest g{} broke", id)));
   EXPECT_THAT(message, ::testing::HasSubstr("its QEMU ended"));
   EXPECT_THAT(message,
