@@ -28,7 +28,8 @@ std::vector<std::string> Failures(Fn&& fn) {
   }
   std::vector<std::string> out;
   for (int i = 0; i < results.size(); ++i) {
-    if (results.GetTestPartResult(i).failed()) out.push_back(results.GetTestPartResult(i).message());
+    if (results.GetTestPartResult(i).failed())
+      out.push_back(results.GetTestPartResult(i).message());
   }
   return out;
 }
