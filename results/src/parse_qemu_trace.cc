@@ -25,7 +25,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 
 #include "parse_internal.hpp"
 
@@ -369,8 +368,17 @@ RunResult TraceReader::Result(std::string_view source) const {
 
 // Detection (formats.cc): an event line, PID@SECONDS.MICROS:event.
 Detection DetectQemuTrace(std::string_view head) {
-  static const std::regex event(R"((^|\n)\d+@\d+\.\d{6}:[a-z_0-9]+)");
-  return Yes(std::regex_search(head.begin(), head.end(), event));
+  // A line as QEMU's log backend starts one: "<pid>@<seconds>.<6 digits>:<event name>".
+  auto event = [](std::string_view line) {
+    if (Skip(line, kDigits) == 0 || !line.starts_with('@')) return false;
+    line.remove_prefix(1);
+    if (Skip(line, kDigits) == 0 || !line.starts_with('.')) return false;
+    line.remove_prefix(1);
+    if (Skip(line, kDigits) != 6 || !line.starts_with(':')) return false;
+    line.remove_prefix(1);
+    return Skip(line, "abcdefghijklmnopqrstuvwxyz_0123456789") > 0;
+  };
+  return Yes(AnyLine(head, event));
 }
 
 // The registry's parser (formats.cc): the public ParseQemuTrace with the default options.

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
 #include <type_traits>
 
 #include "parse_internal.hpp"
@@ -36,9 +35,13 @@ std::optional<T> FieldOrAbsent(const LineReader& r, std::string_view line, std::
 
 // Detection (formats.cc): TLMZ's configuration or end-of-stream line, or a stage-2 line.
 Detection DetectTlmz(std::string_view head) {
-  static const std::regex stage2(R"((^|\n)\s*s22[12] \d)");
-  return Yes(Has(head, "tlc_conf:") || Has(head, "RAM_SAVE_FLAG_EOS") ||
-             std::regex_search(head.begin(), head.end(), stage2));
+  // A stage-2 line: "s221 <digit>" or "s222 <digit>" after any indentation.
+  auto stage2 = [](std::string_view line) {
+    Skip(line, " \t\r\f\v");
+    return (line.starts_with("s221 ") || line.starts_with("s222 ")) && line.size() > 5 &&
+           kDigits.find(line[5]) != std::string_view::npos;
+  };
+  return Yes(Has(head, "tlc_conf:") || Has(head, "RAM_SAVE_FLAG_EOS") || AnyLine(head, stage2));
 }
 
 RunResult ParseTlmz(std::istream& in, std::string_view source) {

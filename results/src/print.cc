@@ -105,6 +105,8 @@ std::string Summary(const RunResult& r) {
 void PrintTo(const MigrationResult& m, std::ostream* os) { *os << Summary(m); }
 void PrintTo(const ProbeResult& p, std::ostream* os) { *os << Summary(p); }
 void PrintTo(const DirtyResult& d, std::ostream* os) { *os << Summary(d); }
+void PrintTo(Format format, std::ostream* os) { *os << ToString(format); }
+void PrintTo(Status status, std::ostream* os) { *os << ToString(status); }
 void PrintTo(const RunResult& r, std::ostream* os) {
   *os << Summary(r);
   if (r.guest) {

@@ -782,5 +782,29 @@ TEST(DetectFormatTest, FromContent) {
   EXPECT_EQ(DetectFormat("hello world"), Format::kAuto);
 }
 
+// The line rules behind TLMZ's stage-2 lines and QEMU's trace events, at any line of the head, and
+// the near misses they must not claim.
+TEST(DetectFormatTest, LineRulesClaimTheirLinesAndNotNearMisses) {
+  EXPECT_EQ(DetectFormat(Slurp(Data("qemu10-trace-precopy-source.log"))), Format::kQemuTrace);
+  const std::string noise = "some header\n\n";
+  EXPECT_EQ(DetectFormat(noise + "s221 3 0x1000\n"), Format::kTlmz);
+  EXPECT_EQ(DetectFormat(noise + " \t s222 17 pages\n"), Format::kTlmz);
+  EXPECT_EQ(DetectFormat("s222 1"), Format::kTlmz);  // the head's first line, no newline
+  EXPECT_EQ(DetectFormat(noise + "s223 3\n"), Format::kAuto);
+  EXPECT_EQ(DetectFormat(noise + "s221 x\n"), Format::kAuto);
+  EXPECT_EQ(DetectFormat(noise + "s221\n3\n"), Format::kAuto);
+  EXPECT_EQ(DetectFormat(noise + "x s221 3\n"), Format::kAuto);
+
+  EXPECT_EQ(DetectFormat(noise + "4242@1733550000.123456:migration_bitmap_sync_end n 0\n"),
+            Format::kQemuTrace);
+  EXPECT_EQ(DetectFormat("1@2.000000:a"), Format::kQemuTrace);
+  EXPECT_EQ(DetectFormat(noise + "4242@1733550000.12345:migrate_set_state\n"), Format::kAuto);
+  EXPECT_EQ(DetectFormat(noise + "4242@1733550000.1234567:migrate_set_state\n"), Format::kAuto);
+  EXPECT_EQ(DetectFormat(noise + "@1733550000.123456:migrate_set_state\n"), Format::kAuto);
+  EXPECT_EQ(DetectFormat(noise + "4242@.123456:migrate_set_state\n"), Format::kAuto);
+  EXPECT_EQ(DetectFormat(noise + "4242@1733550000.123456:Migrate\n"), Format::kAuto);
+  EXPECT_EQ(DetectFormat(noise + " 4242@1733550000.123456:migrate_set_state\n"), Format::kAuto);
+}
+
 }  // namespace
 }  // namespace migtest

@@ -39,6 +39,9 @@ void PrintTo(const MigrationResult& m, std::ostream* os);
 void PrintTo(const ProbeResult& p, std::ostream* os);
 void PrintTo(const DirtyResult& d, std::ostream* os);
 void PrintTo(const RunResult& r, std::ostream* os);
+// A format or a status by its name ("qemu-trace", "completed"), not as four bytes.
+void PrintTo(Format format, std::ostream* os);
+void PrintTo(Status status, std::ostream* os);
 
 namespace internal {
 // The arithmetic mean of per-second (or per-iteration) figures; `v` must not be empty.
