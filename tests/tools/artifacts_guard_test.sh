@@ -7,17 +7,11 @@
 # Usage: artifacts_guard_test.sh SOURCE_DIR
 set -euo pipefail
 src=${1:?usage: artifacts_guard_test.sh SOURCE_DIR}
-sandbox=$(mktemp -d "${TMPDIR:-/tmp}/migtest-guard.XXXXXX")
-trap 'rm -rf "$sandbox"' EXIT
-tree=$sandbox/tree
-mkdir -p "$tree" "$sandbox/stubs" "$sandbox/home"
+# shellcheck source=stub_sandbox.sh
+. "$(dirname "$0")/stub_sandbox.sh"
+stub_sandbox guard apt-get apt apt-cache dpkg dpkg-query sudo cmake ctest make ninja git stress-ng \
+  qemu-system-x86_64 modprobe
 cp -a "$src/ci" "$src/suites" "$src/CMakePresets.json" "$src/CMakeLists.txt" "$tree/"
-calls=$sandbox/calls.log
-for tool in apt-get apt apt-cache dpkg dpkg-query sudo cmake ctest make ninja git stress-ng \
-  qemu-system-x86_64 modprobe; do
-  printf '#!/bin/sh\necho "%s $*" >>"%s"\nexit 0\n' "$tool" "$calls" >"$sandbox/stubs/$tool"
-  chmod +x "$sandbox/stubs/$tool"
-done
 run() {  # run SCRIPT ARTIFACTS [ARGS...]: its exit code in $rc, its stderr in $sandbox/err
   local script=$1 artifacts=$2
   shift 2

@@ -8,24 +8,16 @@
 # Usage: help_test.sh SOURCE_DIR
 set -euo pipefail
 src=${1:?usage: help_test.sh SOURCE_DIR}
-sandbox=$(mktemp -d "${TMPDIR:-/tmp}/migtest-help.XXXXXX")
-trap 'rm -rf "$sandbox"' EXIT
-tree=$sandbox/tree
-mkdir -p "$tree" "$sandbox/stubs" "$sandbox/home"
+# shellcheck source=stub_sandbox.sh
+. "$(dirname "$0")/stub_sandbox.sh"
+stub_sandbox help apt-get apt apt-cache dpkg sudo cmake ctest make ninja git clang-format \
+  qemu-system-x86_64 qemu-img stress-ng iperf3 sockperf jq yamllint cpack modprobe
 # The folders the scripts live in, and the files they may read (.clang-format, presets, .git).
 for d in ci bench suites fixtures/guest; do
   mkdir -p "$tree/$(dirname "$d")"
   cp -a "$src/$d" "$tree/$d"
 done
 cp -a "$src/CMakePresets.json" "$src/CMakeLists.txt" "$tree/"
-
-calls=$sandbox/calls.log
-: >"$calls"
-for tool in apt-get apt apt-cache dpkg sudo cmake ctest make ninja git clang-format \
-  qemu-system-x86_64 qemu-img stress-ng iperf3 sockperf jq yamllint cpack modprobe; do
-  printf '#!/bin/sh\necho "%s $*" >>"%s"\nexit 0\n' "$tool" "$calls" >"$sandbox/stubs/$tool"
-  chmod +x "$sandbox/stubs/$tool"
-done
 
 scripts=()
 for f in "$tree"/ci/* "$tree"/bench/*.sh "$tree"/suites/* "$tree"/fixtures/guest/build-guest; do
