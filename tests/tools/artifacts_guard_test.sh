@@ -3,7 +3,7 @@
 # MIGTEST_ARTIFACTS that holds someone's files (exit 2, saying so, the files kept, nothing
 # installed or built), and still empty a folder they made before (their marker file).
 # The scripts run from a copy of the tree whose PATH shadows apt-get, cmake, stress-ng, … with stubs
-# that record being called (as in help_test.sh).
+# that record being called (stub_sandbox.sh, shared with help_test.sh).
 # Usage: artifacts_guard_test.sh SOURCE_DIR
 set -euo pipefail
 src=${1:?usage: artifacts_guard_test.sh SOURCE_DIR}

@@ -1,5 +1,5 @@
-# Sourced by the script tests: a sandbox folder (removed on exit) holding a copy of the tree and a
-# folder of stubs that shadow real tools on PATH, each recording its call in $calls.
+# Sourced by the script tests: a sandbox folder (removed on exit) for the caller's copy of the tree,
+# and a folder of stubs that shadow real tools on PATH, each recording its call in $calls.
 # Usage: stub_sandbox NAME TOOL... sets $sandbox, $tree (empty, for the caller to fill), $calls,
 # and creates $sandbox/stubs and $sandbox/home.
 stub_sandbox() {
