@@ -20,6 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace migtest;
+using ::testing::AllOf;
 using ::testing::AnyOf;
 using ::testing::Ge;
 using ::testing::HasSubstr;
@@ -247,6 +248,18 @@ Scenario PostcopyBusyGuest() {
           .qemu = {.dirty_memory = 256_MiB, .postcopy_preempt = true}};
 }
 
+// The per-fault latency SLO of that guest. With preempt (18 migrations here, 6 of them under
+// `stress-ng --cpu 2 --vm 1`): p50 0.1 ms, p90 0.2-0.5 ms (0.6-5.6 ms under stress), p99 4-47 ms
+// (40-90 ms under stress in an earlier 8 runs: the vCPU thread waits one or two scheduler
+// slices). Without preempt a request waits for the stream's next 100 ms rate-limit slice unless
+// it lands while the slice is still sending: p90 84-98 ms in all 11 runs, while p50 spread 18-77
+// ms and was 1.7 ms over 209 requests once in CI. So p90 is what tells preempt from no preempt;
+// p50 alone missed it on a host where most requests met a sending stream.
+auto PostcopyLatencySlo() {
+  return AllOf(PostcopyLatency(Percentile(50), Lt(5ms)), PostcopyLatency(Percentile(90), Lt(20ms)),
+               PostcopyLatency(Percentile(99), Lt(100ms)));
+}
+
 TEST_F(QemuSlo, PostcopyWithFaultLatency) {
   RunResult run = Migrate(PostcopyBusyGuest());
   ASSERT_TRUE(run.migration);
@@ -255,11 +268,7 @@ TEST_F(QemuSlo, PostcopyWithFaultLatency) {
   // here, up to 120 ms under `stress-ng --cpu 2 --vm 1` (TCG loads the device state on a starved
   // CPU), so 150 ms: a gate that holds on a busy runner and still catches a doubling.
   EXPECT_THAT(run.migration, MaxDowntime(Lt(150ms)));
-  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(50), Lt(5ms)));
-  // The tail: p99 0.9–2.5 ms here; under `stress-ng --cpu 2 --vm 1` 40–90 ms over 8 runs (the
-  // vCPU thread waits one or two scheduler slices: every run's max was 87–95 ms), so 100 ms. The
-  // p50 above is what tells preempt from no preempt.
-  EXPECT_THAT(run.migration, PostcopyLatency(Percentile(99), Lt(100ms)));
+  EXPECT_THAT(run.migration, PostcopyLatencySlo());
   EXPECT_TRUE(run.migration->postcopy_blocktime) << "QEMU reported no postcopy-blocktime";
   // QEMU's downtime ends when the source has sent the device state; the guest stays paused until
   // the destination has loaded it (faulting pages in) and started its vCPUs. Measured: QEMU 3 ms,
@@ -274,8 +283,8 @@ TEST_F(QemuSlo, PostcopyWithFaultLatency) {
 }
 
 // The same migration without postcopy-preempt: page requests share the capped stream and wait
-// behind it. The SLO above catches that configuration regression, with the numbers: measured p50
-// 14–89 ms over ~100–140 faults (the vCPUs stall on each, so there are few). The guest is still
+// behind it. The SLO above catches that configuration regression, with the numbers: measured p90
+// 84-98 ms over 72-119 faults (the vCPUs stall on each, so there are few). The guest is still
 // whole; only slow.
 TEST_F(QemuSlo, PostcopyWithoutPreemptFailsTheLatencySlo) {
   Scenario s = PostcopyBusyGuest();
@@ -284,10 +293,9 @@ TEST_F(QemuSlo, PostcopyWithoutPreemptFailsTheLatencySlo) {
   ASSERT_TRUE(run.migration);
   EXPECT_EQ(run.migration->status, Status::kCompleted);
   testing::StringMatchResultListener why;
-  EXPECT_FALSE(
-      testing::ExplainMatchResult(PostcopyLatency(Percentile(50), Lt(5ms)), *run.migration, &why))
+  EXPECT_FALSE(testing::ExplainMatchResult(PostcopyLatencySlo(), *run.migration, &why))
       << why.str();
-  EXPECT_THAT(why.str(), HasSubstr("p50 postcopy latency is"));
+  EXPECT_THAT(why.str(), HasSubstr("postcopy latency is"));
   RecordProperty("verdict", why.str());
   // The guest's pause shows it too (recorded, not asserted: 100–200 ms over the runs): QEMU
   // reported 1 ms, the guest stood still 203 ms in one run, almost all of it the destination
