@@ -248,11 +248,11 @@ Scenario PostcopyBusyGuest() {
           .qemu = {.dirty_memory = 256_MiB, .postcopy_preempt = true}};
 }
 
-// The per-fault latency SLO of that guest. With preempt (18 migrations here, 6 of them under
-// `stress-ng --cpu 2 --vm 1`): p50 0.1 ms, p90 0.2-0.5 ms (0.6-5.6 ms under stress), p99 4-47 ms
+// The per-fault latency SLO of that guest. With preempt (30 migrations here, 6 of them under
+// `stress-ng --cpu 2 --vm 1`): p50 0.1 ms, p90 0.2-1.8 ms (0.6-5.6 ms under stress), p99 4-47 ms
 // (40-90 ms under stress in an earlier 8 runs: the vCPU thread waits one or two scheduler
 // slices). Without preempt a request waits for the stream's next 100 ms rate-limit slice unless
-// it lands while the slice is still sending: p90 84-98 ms in all 11 runs, while p50 spread 18-77
+// it lands while the slice is still sending: p90 84-98 ms in all 17 runs, while p50 spread 18-77
 // ms and was 1.7 ms over 209 requests once in CI. So p90 is what tells preempt from no preempt;
 // p50 alone missed it on a host where most requests met a sending stream.
 auto PostcopyLatencySlo() {
